@@ -1,0 +1,31 @@
+"""`postmeter`: the console command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app.cli import admin, run
+from app.core.config import ConfigError
+
+cli = typer.Typer(
+    name="postmeter",
+    help="Schedule social posts and collect their real metrics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+cli.add_typer(admin.db_cli, name="db")
+cli.add_typer(admin.workspace_cli, name="workspace")
+cli.add_typer(admin.key_cli, name="key")
+cli.add_typer(admin.keys_cli, name="keys")
+run.register(cli)
+
+
+def main() -> None:
+    """Entry point: configuration errors end the process with one clear line."""
+    try:
+        cli()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)  # noqa: T201
+        sys.exit(2)

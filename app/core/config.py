@@ -1,0 +1,155 @@
+"""Postmeter settings: one pydantic-settings class, read from the environment and `.env`.
+
+Every field here is documented in `env.sample`. Plain database URLs (``sqlite:///x.db``,
+``postgresql://u@h/db``) are accepted as users write them; the async and sync driver URLs the
+app needs are derived here, so no other module parses URLs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    DATA_DIR: Path = DEFAULT_DATA_DIR
+    DATABASE_URL: str = ""
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+
+    # --- security ------------------------------------------------------------------------
+    TOKEN_ENCRYPTION_KEYS: SecretStr | None = None
+
+    # --- logging -------------------------------------------------------------------------
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
+
+    # --- insights ------------------------------------------------------------------------
+    FEATURE_FAKE_INSIGHTS: bool = False
+    INSIGHTS_POLL_INTERVAL_HOURS: float = Field(default=6.0, gt=0, le=24 * 30)
+    INSIGHTS_POLL_DECAY: bool = False
+    INSIGHTS_MAX_AGE_DAYS: int = Field(default=90, ge=1, le=3650)
+    INSIGHTS_SNAPSHOT_BUCKET_HOURS: float = Field(default=24.0, gt=0, le=24 * 31)
+    INSIGHTS_FRESH_SECONDS: int = Field(default=900, ge=0, le=86400 * 7)
+    INSIGHTS_POLL_TICK_SECONDS: int = Field(default=60, ge=1, le=3600)
+    INSIGHTS_BATCH_SIZE: int = Field(default=50, ge=1, le=50)
+    INSIGHTS_ACCOUNT_CONCURRENCY: int = Field(default=2, ge=1, le=64)
+    INSIGHTS_WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=256)
+    INSIGHTS_HTTP_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=300)
+    INSIGHTS_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=20)
+
+    # --- Meta Graph API ------------------------------------------------------------------
+    META_GRAPH_API_BASE: str = "https://graph.facebook.com"
+    META_GRAPH_API_VERSION: str = Field(default="v25.0", pattern=r"^v\d{2,3}\.0$")
+    META_APP_ID: str | None = None
+    META_APP_SECRET: SecretStr | None = None
+    META_INSIGHTS_FIELDS_FB: str | None = None
+    IG_INSIGHTS_METRICS: str | None = None
+
+    # --- LinkedIn ------------------------------------------------------------------------
+    LINKEDIN_API_BASE: str = "https://api.linkedin.com"
+    LINKEDIN_API_VERSION: str = Field(default="202610", pattern=r"^\d{6}$")
+    LINKEDIN_CLIENT_ID: str | None = None
+    LINKEDIN_CLIENT_SECRET: SecretStr | None = None
+    LINKEDIN_STATS_FIELDS: str | None = None
+
+    # --- API -----------------------------------------------------------------------------
+    CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
+
+    _normalize_csv = field_validator("CORS_ORIGINS", mode="before")(_split_csv)
+
+    @field_validator("META_GRAPH_API_BASE", "LINKEDIN_API_BASE")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value:
+            backend = _parse_url(value).get_backend_name()
+            if backend not in ("sqlite", "postgresql"):
+                raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def database_url(self) -> URL:
+        """The URL as the user gave it (or the embedded default), driver-less."""
+        if self.DATABASE_URL:
+            return _parse_url(self.DATABASE_URL)
+        return make_url(f"sqlite:///{(self.DATA_DIR / 'postmeter.sqlite').as_posix()}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.get_backend_name() == "sqlite"
+
+    @property
+    def async_database_url(self) -> URL:
+        url = self.database_url
+        driver = "sqlite+aiosqlite" if self.is_sqlite else "postgresql+asyncpg"
+        return url.set(drivername=driver)
+
+    @property
+    def sync_database_url(self) -> URL:
+        """For tools that are synchronous (DBOS's system database, psql-like checks)."""
+        url = self.database_url
+        return url.set(drivername="sqlite" if self.is_sqlite else "postgresql+psycopg")
+
+    @property
+    def snapshot_bucket_seconds(self) -> int:
+        return max(1, int(self.INSIGHTS_SNAPSHOT_BUCKET_HOURS * 3600))
+
+
+def _parse_url(raw: str) -> URL:
+    url = make_url(raw.replace("postgres://", "postgresql://", 1))
+    # Users write plain URLs; we choose drivers ourselves, so drop any they named.
+    return url.set(drivername=url.get_backend_name())
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line naming the first bad setting, never echoing its value (it may be a secret)."""
+    err = exc.errors()[0]
+    name = ".".join(str(part) for part in err["loc"]) or "settings"
+    return f"configuration error: {name}: {err['msg']}"
+
+
+def load_settings() -> Settings:
+    """Build Settings, turning validation errors into a one-line ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    except ValueError as exc:  # e.g. an unparseable URL raised by make_url
+        raise ConfigError(f"configuration error: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached). Tests clear the cache with `get_settings.cache_clear`."""
+    return load_settings()

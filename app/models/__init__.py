@@ -1,0 +1,37 @@
+"""All models, imported here so Alembic and the app see one complete metadata."""
+
+from app.models.account import SocialAccount
+from app.models.base import Base
+from app.models.enums import (
+    AccountStatus,
+    ExternalStatus,
+    MetricsSource,
+    Provider,
+    ScheduleStatus,
+)
+from app.models.external_refs import ScheduleExternal
+from app.models.poll_state import MetricRejection, ThrottleState
+from app.models.post_metrics import METRIC_FIELDS, PostMetrics
+from app.models.schedule import Schedule, ScheduleTarget
+from app.models.schedule_metrics import ScheduleMetrics
+from app.models.workspace import ApiKey, Workspace
+
+__all__ = [
+    "METRIC_FIELDS",
+    "AccountStatus",
+    "ApiKey",
+    "Base",
+    "ExternalStatus",
+    "MetricRejection",
+    "MetricsSource",
+    "PostMetrics",
+    "Provider",
+    "Schedule",
+    "ScheduleExternal",
+    "ScheduleMetrics",
+    "ScheduleStatus",
+    "ScheduleTarget",
+    "SocialAccount",
+    "ThrottleState",
+    "Workspace",
+]

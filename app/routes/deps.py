@@ -1,0 +1,80 @@
+"""Request dependencies: the unit of work (one transaction) and the caller's workspace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Unauthorized
+from app.core.runtime import Runtime
+from app.schemas.common import decode_cursor
+from app.services.workspaces import authenticate
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed before the response is sent, else rolled back."""
+    async with runtime.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer pm_...`")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    workspace_id: uuid.UUID
+    key_id: uuid.UUID
+
+
+async def get_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing API key: send Authorization: Bearer <key>")
+    key = await authenticate(session, presented=credentials.credentials)
+    if key is None:
+        raise Unauthorized("invalid or revoked API key")
+    return Caller(workspace_id=key.workspace_id, key_id=key.id)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    limit: int
+    after: uuid.UUID | None
+
+
+def get_paging(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> Paging:
+    return Paging(limit=limit, after=decode_cursor(cursor))
+
+
+PagingDep = Annotated[Paging, Depends(get_paging)]

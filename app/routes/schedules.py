@@ -1,0 +1,113 @@
+"""`/api/v1/schedules`: plan posts, import posts published elsewhere, read platform refs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.core.errors import InvalidInput
+from app.models import Provider, ScheduleStatus
+from app.routes.deps import CallerDep, PagingDep, SessionDep
+from app.schemas.common import AwareDatetime, ErrorResponse, Page
+from app.schemas.schedules import (
+    ExternalOut,
+    ScheduleCreate,
+    ScheduleImport,
+    ScheduleOut,
+    ScheduleUpdate,
+)
+from app.services import schedules as service
+
+router = APIRouter(prefix="/schedules", tags=["schedules"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def create_schedule(
+    body: ScheduleCreate, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    schedule = await service.create_schedule(session, workspace_id=caller.workspace_id, data=body)
+    return service.to_out(schedule)
+
+
+@router.get("", responses=ERRORS)
+async def list_schedules(
+    caller: CallerDep,
+    session: SessionDep,
+    paging: PagingDep,
+    schedule_status: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
+    provider: Annotated[Provider | None, Query()] = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> Page[ScheduleOut]:
+    """Newest first; `from`/`to` bound `publish_at` (half-open)."""
+    _check_range(start, end)
+    return await service.list_schedules(
+        session,
+        workspace_id=caller.workspace_id,
+        limit=paging.limit,
+        after=paging.after,
+        status=schedule_status,
+        provider=provider,
+        start=start,
+        end=end,
+    )
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from: must be before to", code="invalid_range")
+
+
+@router.post("/import", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def import_schedule(
+    body: ScheduleImport, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    """Track posts published outside Postmeter; their metrics are polled like any other."""
+    schedule = await service.import_schedule(session, workspace_id=caller.workspace_id, data=body)
+    return service.to_out(schedule)
+
+
+@router.get("/{schedule_id}", responses=ERRORS)
+async def get_schedule(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    schedule = await service.get_schedule(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )
+    return service.to_out(schedule)
+
+
+@router.patch("/{schedule_id}", responses=ERRORS)
+async def update_schedule(
+    schedule_id: uuid.UUID, body: ScheduleUpdate, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    schedule = await service.update_schedule(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id, data=body
+    )
+    return service.to_out(schedule)
+
+
+@router.post("/{schedule_id}/cancel", responses=ERRORS)
+async def cancel_schedule(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    schedule = await service.cancel_schedule(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )
+    return service.to_out(schedule)
+
+
+@router.get("/{schedule_id}/external", responses=ERRORS)
+async def list_external(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> list[ExternalOut]:
+    rows = await service.list_externals(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )
+    return [ExternalOut.model_validate(r) for r in rows]

@@ -1,0 +1,65 @@
+"""Shared API schema pieces: errors, pagination, time-range filters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.core.errors import InvalidInput
+
+T = TypeVar("T")
+
+# Platforms keep posts for years; anything outside this window is a typo, not a plan.
+EARLIEST = datetime(2004, 1, 1, tzinfo=UTC)
+MAX_FUTURE = timedelta(days=2 * 366)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must include a timezone (e.g. 2026-01-31T09:00:00Z)")
+    value = value.astimezone(UTC)
+    if value < EARLIEST or value > datetime.now(UTC) + MAX_FUTURE:
+        raise ValueError("is out of range (2004 to two years from now)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class InputModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page.")
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> uuid.UUID | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, binascii.Error):
+        raise InvalidInput(
+            "cursor: not a cursor returned by this API", code="invalid_cursor"
+        ) from None

@@ -1,0 +1,166 @@
+"""Connected social accounts: create, read, update, delete, with tokens encrypted at rest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, NotFound
+from app.core.security import TokenCipher
+from app.models import AccountStatus, Provider, SocialAccount
+from app.models.base import utcnow
+from app.schemas.accounts import AccountCreate, AccountOut, AccountUpdate
+from app.schemas.common import Page, encode_cursor
+
+EXPIRING_WITHIN = timedelta(days=7)
+
+
+def status_for_expiry(expires_at: datetime | None, *, now: datetime | None = None) -> AccountStatus:
+    """Token health from its expiry: expired → reconnect, soon → expiring."""
+    if expires_at is None:
+        return AccountStatus.ACTIVE
+    now = now or utcnow()
+    if expires_at <= now:
+        return AccountStatus.RECONNECT_REQUIRED
+    if expires_at - now <= EXPIRING_WITHIN:
+        return AccountStatus.EXPIRING
+    return AccountStatus.ACTIVE
+
+
+def to_out(account: SocialAccount) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        provider=account.provider,
+        external_id=account.external_id,
+        name=account.name,
+        status=account.status,
+        token_expires_at=account.token_expires_at,
+        has_refresh_token=account.refresh_token_enc is not None,
+        last_error=account.last_error,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )
+
+
+async def create_account(
+    session: AsyncSession, *, workspace_id: uuid.UUID, data: AccountCreate, cipher: TokenCipher
+) -> SocialAccount:
+    account = SocialAccount(
+        workspace_id=workspace_id,
+        provider=data.provider,
+        external_id=data.external_id,
+        name=data.name,
+        access_token_enc=cipher.encrypt(data.access_token.get_secret_value()),
+        refresh_token_enc=(
+            cipher.encrypt(data.refresh_token.get_secret_value()) if data.refresh_token else None
+        ),
+        token_expires_at=data.token_expires_at,
+        refresh_token_expires_at=data.refresh_token_expires_at,
+        status=status_for_expiry(data.token_expires_at),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(account)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"{data.provider.value} account {data.external_id} is already connected",
+            code="account_exists",
+        ) from None
+    return account
+
+
+async def get_account(
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID
+) -> SocialAccount:
+    account = await session.get(SocialAccount, account_id)
+    if account is None or account.workspace_id != workspace_id:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    limit: int,
+    after: uuid.UUID | None,
+    provider: Provider | None = None,
+    status: AccountStatus | None = None,
+) -> Page[AccountOut]:
+    stmt = select(SocialAccount).where(SocialAccount.workspace_id == workspace_id)
+    if provider is not None:
+        stmt = stmt.where(SocialAccount.provider == provider)
+    if status is not None:
+        stmt = stmt.where(SocialAccount.status == status)
+    if after is not None:
+        stmt = stmt.where(SocialAccount.id < after)
+    rows = list(await session.scalars(stmt.order_by(SocialAccount.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[to_out(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
+
+
+async def update_account(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID,
+    data: AccountUpdate,
+    cipher: TokenCipher,
+) -> SocialAccount:
+    account = await get_account(session, workspace_id=workspace_id, account_id=account_id)
+    fields = data.model_fields_set
+    if data.name is not None:
+        account.name = data.name
+    if data.access_token is not None:
+        # A new token is a reconnect: health starts over from its expiry.
+        account.access_token_enc = cipher.encrypt(data.access_token.get_secret_value())
+        account.token_expires_at = data.token_expires_at
+        account.status = status_for_expiry(data.token_expires_at)
+        account.last_error = None
+    elif "token_expires_at" in fields:
+        account.token_expires_at = data.token_expires_at
+        if account.status != AccountStatus.DISABLED:
+            account.status = status_for_expiry(data.token_expires_at)
+    if data.refresh_token is not None:
+        account.refresh_token_enc = cipher.encrypt(data.refresh_token.get_secret_value())
+    if data.status is not None:
+        account.status = (
+            status_for_expiry(account.token_expires_at)
+            if data.status == AccountStatus.ACTIVE
+            else data.status
+        )
+    account.updated_at = utcnow()
+    await session.flush()
+    return account
+
+
+async def delete_account(
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    account = await get_account(session, workspace_id=workspace_id, account_id=account_id)
+    await session.delete(account)
+    await session.flush()
+
+
+async def reencrypt_all_tokens(session: AsyncSession, *, cipher: TokenCipher) -> int:
+    """Re-encrypt every stored token under the newest key; returns how many rows changed."""
+    changed = 0
+    rows = await session.scalars(select(SocialAccount))
+    for account in rows:
+        if not cipher.is_current(account.access_token_enc):
+            account.access_token_enc = cipher.rotate(account.access_token_enc)
+            changed += 1
+        if account.refresh_token_enc and not cipher.is_current(account.refresh_token_enc):
+            account.refresh_token_enc = cipher.rotate(account.refresh_token_enc)
+            changed += 1
+    await session.flush()
+    return changed

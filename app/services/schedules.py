@@ -1,0 +1,310 @@
+"""Schedules: create, edit, cancel, import posts published elsewhere, list platform refs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.models import (
+    AccountStatus,
+    Provider,
+    Schedule,
+    ScheduleExternal,
+    ScheduleStatus,
+    ScheduleTarget,
+    SocialAccount,
+)
+from app.models.base import utcnow
+from app.schemas.common import Page, encode_cursor
+from app.schemas.schedules import (
+    PROVIDER_TEXT_LIMITS,
+    Content,
+    ContentOut,
+    ScheduleCreate,
+    ScheduleImport,
+    ScheduleOut,
+    ScheduleUpdate,
+    TargetOut,
+    check_post_external_id,
+)
+
+CLOCK_SKEW = timedelta(minutes=5)
+EDITABLE = (ScheduleStatus.DRAFT, ScheduleStatus.SCHEDULED)
+
+
+def to_out(schedule: Schedule) -> ScheduleOut:
+    return ScheduleOut(
+        id=schedule.id,
+        status=schedule.status,
+        content=ContentOut(**schedule.content()),
+        publish_at=schedule.publish_at,
+        published_at=schedule.published_at,
+        targets=[TargetOut(account_id=t.account_id, provider=t.provider) for t in schedule.targets],
+        last_error=schedule.last_error,
+        created_at=schedule.created_at,
+        updated_at=schedule.updated_at,
+    )
+
+
+async def _load_accounts(
+    session: AsyncSession, *, workspace_id: uuid.UUID, account_ids: Sequence[uuid.UUID]
+) -> list[SocialAccount]:
+    """The accounts, in the given order, each checked to belong to the workspace."""
+    if len(set(account_ids)) != len(account_ids):
+        raise InvalidInput("account_ids: the same account is listed twice")
+    found = {
+        a.id: a
+        for a in await session.scalars(
+            select(SocialAccount).where(
+                SocialAccount.workspace_id == workspace_id, SocialAccount.id.in_(account_ids)
+            )
+        )
+    }
+    missing = [str(i) for i in account_ids if i not in found]
+    if missing:
+        raise InvalidInput(f"account_ids: account {missing[0]} not found", code="unknown_account")
+    accounts = [found[i] for i in account_ids]
+    seen: set[Provider] = set()
+    for account in accounts:
+        if account.provider in seen:
+            raise InvalidInput(
+                f"account_ids: at most one {account.provider.value} account per schedule",
+                code="duplicate_provider",
+            )
+        seen.add(account.provider)
+        if account.status == AccountStatus.DISABLED:
+            raise InvalidInput(f"account_ids: account {account.id} is disabled")
+    return accounts
+
+
+def _check_content(content: Content, providers: Sequence[Provider]) -> None:
+    for provider in providers:
+        limit = PROVIDER_TEXT_LIMITS[provider]
+        if len(content.text) > limit:
+            raise InvalidInput(
+                f"content.text: {provider.value} accepts at most {limit} characters",
+                code="text_too_long",
+            )
+    if Provider.INSTAGRAM in providers and not content.media_urls:
+        raise InvalidInput(
+            "content.media_urls: Instagram posts need an image or video", code="media_required"
+        )
+    if not content.text and not content.media_urls and not content.link:
+        raise InvalidInput("content: a post needs text, a link or media", code="empty_content")
+
+
+def _check_publish_at(publish_at: datetime | None) -> None:
+    if publish_at is not None and publish_at < utcnow() - CLOCK_SKEW:
+        raise InvalidInput("publish_at: is in the past", code="publish_at_in_past")
+
+
+def _apply_content(schedule: Schedule, content: Content) -> None:
+    schedule.text = content.text
+    schedule.link = str(content.link) if content.link else None
+    schedule.media_urls = [str(u) for u in content.media_urls]
+
+
+async def create_schedule(
+    session: AsyncSession, *, workspace_id: uuid.UUID, data: ScheduleCreate
+) -> Schedule:
+    accounts = await _load_accounts(
+        session, workspace_id=workspace_id, account_ids=data.account_ids
+    )
+    _check_content(data.content, [a.provider for a in accounts])
+    _check_publish_at(data.publish_at)
+    schedule = Schedule(
+        workspace_id=workspace_id,
+        publish_at=data.publish_at,
+        status=ScheduleStatus.SCHEDULED if data.publish_at else ScheduleStatus.DRAFT,
+        targets=[ScheduleTarget(account_id=a.id, provider=a.provider) for a in accounts],
+    )
+    _apply_content(schedule, data.content)
+    session.add(schedule)
+    await session.flush()
+    return schedule
+
+
+async def get_schedule(
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
+) -> Schedule:
+    schedule = await session.scalar(
+        select(Schedule)
+        .where(Schedule.id == schedule_id, Schedule.workspace_id == workspace_id)
+        .options(selectinload(Schedule.targets))
+    )
+    if schedule is None:
+        raise NotFound(f"schedule {schedule_id} not found")
+    return schedule
+
+
+async def list_schedules(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    limit: int,
+    after: uuid.UUID | None,
+    status: ScheduleStatus | None = None,
+    provider: Provider | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Page[ScheduleOut]:
+    stmt = (
+        select(Schedule)
+        .where(Schedule.workspace_id == workspace_id)
+        .options(selectinload(Schedule.targets))
+    )
+    if status is not None:
+        stmt = stmt.where(Schedule.status == status)
+    if provider is not None:
+        stmt = stmt.where(
+            exists().where(
+                ScheduleTarget.schedule_id == Schedule.id, ScheduleTarget.provider == provider
+            )
+            | exists().where(
+                ScheduleExternal.schedule_id == Schedule.id, ScheduleExternal.provider == provider
+            )
+        )
+    if start is not None:
+        stmt = stmt.where(Schedule.publish_at >= start)
+    if end is not None:
+        stmt = stmt.where(Schedule.publish_at < end)
+    if after is not None:
+        stmt = stmt.where(Schedule.id < after)
+    rows = list(await session.scalars(stmt.order_by(Schedule.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[to_out(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
+
+
+async def update_schedule(
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID, data: ScheduleUpdate
+) -> Schedule:
+    schedule = await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    if schedule.status not in EDITABLE:
+        raise Conflict(
+            f"schedule is {schedule.status.value}; only drafts and scheduled posts can be edited",
+            code="not_editable",
+        )
+    if data.account_ids is not None:
+        accounts = await _load_accounts(
+            session, workspace_id=workspace_id, account_ids=data.account_ids
+        )
+        providers = [a.provider for a in accounts]
+    else:
+        accounts = None
+        providers = [t.provider for t in schedule.targets]
+    content = data.content or Content.model_validate(schedule.content())
+    _check_content(content, providers)
+    if data.content is not None:
+        _apply_content(schedule, data.content)
+    if "publish_at" in data.model_fields_set:
+        _check_publish_at(data.publish_at)
+        schedule.publish_at = data.publish_at
+        schedule.status = ScheduleStatus.SCHEDULED if data.publish_at else ScheduleStatus.DRAFT
+    if accounts is not None:
+        schedule.targets.clear()
+        await session.flush()  # delete old targets before the unique (schedule, provider) rows
+        schedule.targets.extend(
+            ScheduleTarget(account_id=a.id, provider=a.provider) for a in accounts
+        )
+    schedule.updated_at = utcnow()
+    await session.flush()
+    return schedule
+
+
+async def cancel_schedule(
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
+) -> Schedule:
+    schedule = await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    if schedule.status == ScheduleStatus.CANCELLED:
+        return schedule
+    if schedule.status not in EDITABLE:
+        raise Conflict(
+            f"schedule is {schedule.status.value} and cannot be cancelled", code="not_cancellable"
+        )
+    schedule.status = ScheduleStatus.CANCELLED
+    schedule.updated_at = utcnow()
+    await session.flush()
+    return schedule
+
+
+async def import_schedule(
+    session: AsyncSession, *, workspace_id: uuid.UUID, data: ScheduleImport
+) -> Schedule:
+    """Track posts published elsewhere: a `posted` schedule with one external ref per post."""
+    now = utcnow()
+    if data.published_at is not None and data.published_at > now + CLOCK_SKEW:
+        raise InvalidInput("published_at: is in the future", code="published_at_in_future")
+    accounts = await _load_accounts(
+        session, workspace_id=workspace_id, account_ids=[r.account_id for r in data.refs]
+    )
+    for ref, account in zip(data.refs, accounts, strict=True):
+        try:
+            check_post_external_id(account.provider, ref.external_id)
+        except ValueError as exc:
+            raise InvalidInput(f"refs: {exc}", code="invalid_external_id") from None
+    content = data.content or Content()
+    published_at = data.published_at or now
+    schedule = Schedule(
+        workspace_id=workspace_id,
+        status=ScheduleStatus.POSTED,
+        publish_at=published_at,
+        published_at=published_at,
+        targets=[ScheduleTarget(account_id=a.id, provider=a.provider) for a in accounts],
+    )
+    _apply_content(schedule, content)
+    session.add(schedule)
+    await session.flush()
+    for ref, account in zip(data.refs, accounts, strict=True):
+        duplicate = await session.scalar(
+            select(ScheduleExternal.schedule_id).where(
+                ScheduleExternal.workspace_id == workspace_id,
+                ScheduleExternal.provider == account.provider,
+                ScheduleExternal.external_id == ref.external_id,
+            )
+        )
+        if duplicate is not None:
+            raise Conflict(
+                f"{account.provider.value} post {ref.external_id} is already tracked by "
+                f"schedule {duplicate}",
+                code="already_tracked",
+            )
+        session.add(
+            ScheduleExternal(
+                schedule_id=schedule.id,
+                workspace_id=workspace_id,
+                provider=account.provider,
+                account_id=account.id,
+                external_id=ref.external_id,
+                url=str(ref.url) if ref.url else None,
+                published_at=published_at,
+                next_fetch_at=now,  # due at once: the poller picks it up on its next tick
+            )
+        )
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("a post in this import is already tracked", code="already_tracked") from None
+    return schedule
+
+
+async def list_externals(
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
+) -> list[ScheduleExternal]:
+    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    rows = await session.scalars(
+        select(ScheduleExternal)
+        .where(ScheduleExternal.schedule_id == schedule_id)
+        .order_by(ScheduleExternal.provider)
+    )
+    return list(rows)
