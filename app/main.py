@@ -11,7 +11,7 @@ from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.runtime import Runtime, build_runtime
-from app.routes import accounts, health, schedules
+from app.routes import accounts, health, insights, schedules
 
 API_PREFIX = "/api/v1"
 
@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            refresher = getattr(app.state, "refresher", None)
+            if refresher is not None:
+                await refresher.clients.aclose()
             if owns_runtime:
                 await rt.aclose()
 
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts.router)
     api.include_router(schedules.router)
+    api.include_router(insights.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     INSIGHTS_WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=256)
     INSIGHTS_HTTP_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=300)
     INSIGHTS_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=20)
+    INSIGHTS_QUEUE_POLL_SECONDS: float = Field(default=0.2, ge=0.01, le=60)
+
+    # --- background workers --------------------------------------------------------------
+    WORKER_ID: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
     # --- Meta Graph API ------------------------------------------------------------------
     META_GRAPH_API_BASE: str = "https://graph.facebook.com"

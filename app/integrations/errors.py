@@ -1,0 +1,352 @@
+"""Typed platform errors in two families: transient (retry) and permanent (never retry).
+
+Callers of the integration clients only ever see these, never raw httpx errors. Every
+message passes through :func:`redact` so an access token or appsecret_proof cannot reach an
+exception's ``str``/``repr`` (and from there a log line).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+Provider = Literal["facebook", "instagram", "meta", "linkedin"]
+ThrottleScope = Literal["app", "page", "account", "member"]
+
+_REDACTED = "***"
+# Query/form parameters that carry secrets (Graph echoes request params in some messages).
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)(?<![a-z0-9_])(access_token|appsecret_proof|client_secret|fb_exchange_token|"
+    r"input_token|refresh_token|oauth_token)(=|%3D)[^&\s\"'<>]*"
+)
+_SECRET_JSON_RE = re.compile(
+    r"(?i)(\"(?:access_token|appsecret_proof|client_secret|refresh_token)\"\s*:\s*\")[^\"]*"
+)
+_BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# Meta user/page tokens start with "EAA"; mask any that slipped into free text.
+_META_TOKEN_RE = re.compile(r"EAA[A-Za-z0-9]{16,}")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with tokens, proofs and bearer credentials masked.
+
+    ``secrets`` are literal values (the token in use, its proof) that are masked wherever they
+    appear, whatever the surrounding syntax.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, _REDACTED)
+    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
+    text = _SECRET_JSON_RE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
+    text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
+    return _META_TOKEN_RE.sub("EAA" + _REDACTED, text)
+
+
+class PlatformError(Exception):
+    """Base of every error raised by the integration clients.
+
+    ``kind`` is a stable short name for APIs and logs (``token``, ``throttled``, ...).
+    """
+
+    kind: ClassVar[str] = "platform"
+    transient: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: Provider,
+        code: int | str | None = None,
+        subcode: int | None = None,
+        http_status: int | None = None,
+        trace_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.message = redact(message, secrets)[:1000]
+        self.provider: Provider = provider
+        self.code = code
+        self.subcode = subcode
+        self.http_status = http_status
+        self.trace_id = trace_id
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_extra(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        fields: dict[str, Any] = {
+            "provider": self.provider,
+            "code": self.code,
+            "subcode": self.subcode,
+            "http_status": self.http_status,
+            **self._repr_extra(),
+            "message": self.message,
+        }
+        inner = ", ".join(f"{k}={v!r}" for k, v in fields.items() if v is not None)
+        return f"{type(self).__name__}({inner})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description (for storing as the fetch error of a post)."""
+        return {
+            "kind": self.kind,
+            "provider": self.provider,
+            "code": self.code,
+            "subcode": self.subcode,
+            "http_status": self.http_status,
+            "message": self.message,
+            **{
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self._repr_extra().items()
+            },
+        }
+
+
+class TransientError(PlatformError):
+    """May succeed later: 5xx, Graph codes 1/2, timeouts, connection errors, bad JSON."""
+
+    kind = "transient"
+    transient = True
+
+
+class ThrottledError(TransientError):
+    """Rate limited. ``retry_after`` is when the platform says we may try again, if known."""
+
+    kind = "throttled"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: Provider,
+        scope: ThrottleScope = "app",
+        key: str | None = None,
+        retry_after: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, provider=provider, **kwargs)
+        self.scope: ThrottleScope = scope
+        self.key = key
+        self.retry_after = retry_after
+
+    def _repr_extra(self) -> dict[str, Any]:
+        return {"scope": self.scope, "key": self.key, "retry_after": self.retry_after}
+
+
+class PermanentError(PlatformError):
+    """Will not succeed by retrying the same request."""
+
+    kind = "permanent"
+
+
+class TokenError(PermanentError):
+    """The token is expired, revoked or invalid: the account must reconnect."""
+
+    kind = "token"
+
+
+class PlatformPermissionError(PermanentError):
+    """The token lacks a permission/role for this object (Graph 10, 200-299; LinkedIn 403)."""
+
+    kind = "permission"
+
+
+class NotFoundError(PermanentError):
+    """The object is deleted, unknown, or invisible to this token."""
+
+    kind = "not_found"
+
+
+class NoStatisticsError(NotFoundError):
+    """The platform answered but had no statistics for this post (e.g. too old, not owned)."""
+
+    kind = "no_statistics"
+
+
+class InvalidMetricError(PermanentError):
+    """A requested insights metric is retired or unsupported for this media type.
+
+    ``metric`` is the rejected name when the platform said it; ``metric_index`` when it only
+    gave the position (``metric[2]``) in the requested list.
+    """
+
+    kind = "invalid_metric"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: Provider,
+        metric: str | None = None,
+        metric_index: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, provider=provider, **kwargs)
+        self.metric = metric
+        self.metric_index = metric_index
+
+    def _repr_extra(self) -> dict[str, Any]:
+        return {"metric": self.metric, "metric_index": self.metric_index}
+
+
+class InvalidRequestError(PermanentError):
+    """Any other rejected request (bad parameter, policy block, duplicate)."""
+
+    kind = "invalid_request"
+
+
+# --- classification -----------------------------------------------------------------------
+
+_GRAPH_TRANSIENT_CODES = frozenset({1, 2})
+_GRAPH_TOKEN_CODES = frozenset({102, 190})
+_GRAPH_PERMISSION_CODES = frozenset({3, 10}) | frozenset(range(200, 300))
+_GRAPH_THROTTLE_SCOPES: dict[int, ThrottleScope] = {
+    4: "app",
+    17: "account",
+    32: "page",
+    341: "app",
+    613: "app",
+    80001: "page",
+    80002: "account",
+}
+_METRIC_NAME_PATTERNS = (
+    re.compile(r"does not support the ['\"]?([A-Za-z0-9_]+)['\"]? metric"),
+    re.compile(r"\bthe ([a-z][a-z0-9_]+) metric is no longer supported"),
+    re.compile(r"\bmetric ['\"]?([a-z][a-z0-9_]+)['\"]? is not supported"),
+    re.compile(r"(?i)\binvalid (?:insights )?metrics?\s*[:=]?\s*\(?['\"]?([a-z][a-z0-9_]+)"),
+    re.compile(r"\b([a-z][a-z0-9_]+)['\"]? is not a valid (?:insights )?metric"),
+)
+_METRIC_INDEX_RE = re.compile(r"metric\[(\d+)\]")
+
+
+def _graph_error_dict(body: Any) -> dict[str, Any]:
+    """Extract Graph's ``{"error": {...}}`` object from a parsed or raw body."""
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return {}
+    if isinstance(body, dict) and isinstance(error := body.get("error"), dict):
+        return error
+    return {}
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _metric_from_message(message: str) -> tuple[str | None, int | None]:
+    for pattern in _METRIC_NAME_PATTERNS:
+        if match := pattern.search(message):
+            return match.group(1), None
+    if match := _METRIC_INDEX_RE.search(message):
+        return None, int(match.group(1))
+    return None, None
+
+
+def classify_graph_error(
+    status: int | None,
+    body: Any,
+    *,
+    provider: Provider = "meta",
+    secrets: Iterable[str | None] = (),
+    throttle_key: str | None = None,
+    retry_after: datetime | None = None,
+) -> PlatformError:
+    """Map a Graph API error response (HTTP status + body) to a typed error.
+
+    ``body`` may be the parsed JSON, the raw text, or ``None``. ``retry_after`` is a hint the
+    caller derived from headers (``Retry-After``, usage ``estimated_time_to_regain_access``).
+    """
+    err = _graph_error_dict(body)
+    code = _as_int(err.get("code"))
+    subcode = _as_int(err.get("error_subcode"))
+    message = str(err.get("message") or f"HTTP {status} from Graph API")
+    common: dict[str, Any] = {
+        "provider": provider,
+        "code": code,
+        "subcode": subcode,
+        "http_status": status,
+        "trace_id": err.get("fbtrace_id"),
+        "secrets": secrets,
+    }
+    if code is None:
+        if status is not None and (status >= 500 or status in (408, 425)):
+            return TransientError(message, **common)
+        if status == 429:
+            return ThrottledError(
+                message, scope="app", key=throttle_key, retry_after=retry_after, **common
+            )
+        if status in (401,):
+            return TokenError(message, **common)
+        if status == 404:
+            return NotFoundError(message, **common)
+        return InvalidRequestError(message, **common)
+    if code in _GRAPH_TRANSIENT_CODES:
+        return TransientError(message, **common)
+    if code in _GRAPH_THROTTLE_SCOPES or 80000 <= code <= 80014:
+        scope = _GRAPH_THROTTLE_SCOPES.get(code, "account")
+        return ThrottledError(
+            message, scope=scope, key=throttle_key, retry_after=retry_after, **common
+        )
+    if code in _GRAPH_TOKEN_CODES:
+        return TokenError(message, **common)
+    if code in _GRAPH_PERMISSION_CODES:
+        return PlatformPermissionError(message, **common)
+    if code == 100 and "metric" in message.lower():
+        metric, index = _metric_from_message(message)
+        return InvalidMetricError(message, metric=metric, metric_index=index, **common)
+    lowered = message.lower()
+    if code == 803 or (
+        code == 100
+        and (subcode == 33 or "does not exist" in lowered or "unsupported get request" in lowered)
+    ):
+        return NotFoundError(message, **common)
+    if status is not None and status >= 500:
+        return TransientError(message, **common)
+    return InvalidRequestError(message, **common)
+
+
+def classify_linkedin_error(
+    status: int,
+    body: Any,
+    *,
+    secrets: Iterable[str | None] = (),
+    throttle_key: str | None = None,
+    retry_after: datetime | None = None,
+) -> PlatformError:
+    """Map a LinkedIn REST error (status + ``{"status","serviceErrorCode","message"}``)."""
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = {}
+    data = body if isinstance(body, dict) else {}
+    message = str(data.get("message") or f"HTTP {status} from LinkedIn")
+    common: dict[str, Any] = {
+        "provider": "linkedin",
+        "code": data.get("serviceErrorCode") or data.get("code"),
+        "http_status": status,
+        "secrets": secrets,
+    }
+    if status == 401:
+        return TokenError(message, **common)
+    if status == 403:
+        return PlatformPermissionError(message, **common)
+    if status == 404:
+        return NotFoundError(message, **common)
+    if status == 429:
+        return ThrottledError(
+            message, scope="member", key=throttle_key, retry_after=retry_after, **common
+        )
+    if status >= 500 or status in (408, 425):
+        return TransientError(message, **common)
+    return InvalidRequestError(message, **common)

@@ -1,0 +1,320 @@
+"""Graph API transport: batch requests, paging, appsecret_proof, usage headers, retries.
+
+One :class:`GraphTransport` wraps the shared ``httpx.AsyncClient``. :meth:`GraphTransport.batch`
+sends up to ``max_batch`` GET sub-requests per HTTP call; every item succeeds or fails on its
+own, and items failing transiently are re-sent (only those) within the retry budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import structlog
+
+from app.integrations.errors import (
+    PlatformError,
+    Provider,
+    ThrottledError,
+    TokenError,
+    TransientError,
+    classify_graph_error,
+)
+from app.integrations.http import (
+    KeyedLimiter,
+    MetaUsage,
+    RetryPolicy,
+    call_with_retry,
+    decode_json,
+    gather_all,
+    parse_meta_usage,
+    parse_retry_after,
+    send_request,
+)
+from app.integrations.types import JSON, utcnow
+
+log = structlog.get_logger(__name__)
+
+_VERSIONED_PATH_RE = re.compile(r"/v\d+\.\d+/(.*)$")
+
+UsageListener = Callable[[str | None, MetaUsage], None]
+
+
+def appsecret_proof(token: str, app_secret: str) -> str:
+    """Hex HMAC-SHA256 of the access token keyed by the app secret."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class GraphItem:
+    """One sub-request's outcome: a parsed JSON object or a typed error."""
+
+    body: JSON | None
+    error: PlatformError | None
+    status: int | None = None
+
+
+class _ItemsPending(TransientError):
+    """Internal: some batch items failed transiently and are worth re-sending."""
+
+
+class GraphTransport:
+    """Low-level Graph access shared by the Facebook and Instagram fetchers."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_version: str,
+        app_secret: str | None = None,
+        retry: RetryPolicy | None = None,
+        max_batch: int = 50,
+        max_concurrency: int = 4,
+        limiter: KeyedLimiter | None = None,
+        usage_listener: UsageListener | None = None,
+    ) -> None:
+        self._http = http
+        self.api_version = api_version
+        self._app_secret = app_secret
+        self._retry = retry or RetryPolicy()
+        self.max_batch = max(1, min(max_batch, 50))
+        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        self._limiter = limiter
+        self._usage_listener = usage_listener
+        self.http_calls = 0  # for benchmarks: HTTP requests actually sent
+
+    def _auth(self, token: str) -> dict[str, str]:
+        auth = {"access_token": token}
+        if self._app_secret:
+            auth["appsecret_proof"] = appsecret_proof(token, self._app_secret)
+        return auth
+
+    def _secrets(self, token: str) -> tuple[str, ...]:
+        return tuple(self._auth(token).values())
+
+    async def batch(
+        self,
+        token: str,
+        relative_urls: Sequence[str],
+        *,
+        provider: Provider,
+        usage_key: str | None = None,
+    ) -> list[GraphItem]:
+        """Run GET ``relative_urls`` (``"{id}?fields=..."``) as batches of ``max_batch``.
+
+        Returns one :class:`GraphItem` per URL, in order. Raises only for failures that hit
+        the whole account: :class:`TokenError` and :class:`ThrottledError`.
+        """
+        chunks = [
+            list(relative_urls[i : i + self.max_batch])
+            for i in range(0, len(relative_urls), self.max_batch)
+        ]
+        fatal: list[PlatformError] = []  # an account-wide error stops queued chunks at once
+        results = await gather_all(
+            self._batch_chunk(token, chunk, provider, usage_key, fatal) for chunk in chunks
+        )
+        return [item for chunk_result in results for item in chunk_result]
+
+    async def _batch_chunk(
+        self,
+        token: str,
+        urls: list[str],
+        provider: Provider,
+        usage_key: str | None,
+        fatal: list[PlatformError],
+    ) -> list[GraphItem]:
+        results: list[GraphItem | None] = [None] * len(urls)
+        pending = list(range(len(urls)))
+
+        async def attempt() -> None:
+            nonlocal pending
+            items = await self._post_batch(token, [urls[i] for i in pending], provider, usage_key)
+            still: list[int] = []
+            for index, item in zip(pending, items, strict=True):
+                results[index] = item
+                retryable = isinstance(item.error, TransientError) and not isinstance(
+                    item.error, ThrottledError
+                )
+                if retryable:
+                    still.append(index)
+            pending = still
+            if still:
+                raise _ItemsPending(
+                    f"{len(still)} batch items failed transiently", provider=provider
+                )
+
+        async with self._semaphore:
+            if fatal:
+                raise fatal[0]
+            try:
+                await call_with_retry(self._retry, attempt)
+            except _ItemsPending:
+                pass  # the last per-item transient errors stay in ``results``
+            except (TokenError, ThrottledError) as exc:
+                fatal.append(exc)
+                raise
+            except PlatformError as exc:
+                # A whole-chunk failure (e.g. 5xx after retries) fails only this chunk.
+                for index in pending:
+                    results[index] = GraphItem(None, exc)
+        return [r if r is not None else GraphItem(None, _lost(provider)) for r in results]
+
+    async def _post_batch(
+        self, token: str, urls: list[str], provider: Provider, usage_key: str | None
+    ) -> list[GraphItem]:
+        batch = [{"method": "GET", "relative_url": url} for url in urls]
+        data = {
+            "batch": json.dumps(batch, separators=(",", ":")),
+            "include_headers": "false",
+            **self._auth(token),
+        }
+        request = self._http.build_request("POST", f"/{self.api_version}/", data=data)
+        response = await self._send(request, token, provider, usage_key)
+        body = decode_json(response, provider=provider)
+        if not isinstance(body, list) or len(body) != len(urls):
+            raise TransientError("malformed batch reply from Graph API", provider=provider)
+        return [self._parse_item(raw, token, provider, usage_key) for raw in body]
+
+    async def _send(
+        self, request: httpx.Request, token: str, provider: Provider, usage_key: str | None
+    ) -> httpx.Response:
+        if self._limiter is not None:
+            await self._limiter.acquire(*(["app"] + ([usage_key] if usage_key else [])))
+        self.http_calls += 1
+        response = await send_request(
+            self._http, request, provider=provider, secrets=self._secrets(token)
+        )
+        usage = self._observe_usage(response.headers, usage_key)
+        if response.status_code >= 400:
+            raise self._error(
+                response.status_code,
+                response.text,
+                response.headers,
+                usage,
+                token,
+                provider,
+                usage_key,
+            )
+        return response
+
+    def _observe_usage(self, headers: Mapping[str, str], usage_key: str | None) -> MetaUsage | None:
+        usage = parse_meta_usage(headers)
+        if usage is None:
+            return None
+        if self._limiter is not None:
+            self._limiter.observe_meta_usage(usage_key or "app", usage)
+        if self._usage_listener is not None:
+            self._usage_listener(usage_key, usage)
+        if usage.max_percent >= 75:
+            log.info(
+                "insights.fetch.usage_high",
+                key=usage_key,
+                percent=usage.max_percent,
+                regain_minutes=usage.regain_access_minutes,
+            )
+        return usage
+
+    def _error(
+        self,
+        status: int,
+        body: Any,
+        headers: Mapping[str, str],
+        usage: MetaUsage | None,
+        token: str,
+        provider: Provider,
+        usage_key: str | None,
+    ) -> PlatformError:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if retry_after is None and usage is not None and usage.regain_access_minutes > 0:
+            retry_after = utcnow() + timedelta(minutes=usage.regain_access_minutes)
+        error = classify_graph_error(
+            status,
+            body,
+            provider=provider,
+            secrets=self._secrets(token),
+            throttle_key=usage_key,
+            retry_after=retry_after,
+        )
+        if isinstance(error, ThrottledError):
+            log.warning(
+                "insights.fetch.throttled",
+                provider=provider,
+                key=usage_key,
+                code=error.code,
+                retry_after=retry_after,
+            )
+        return error
+
+    def _parse_item(
+        self, raw: Any, token: str, provider: Provider, usage_key: str | None
+    ) -> GraphItem:
+        if not isinstance(raw, dict):
+            # Graph answers ``null`` for sub-requests it did not get to (timeouts).
+            return GraphItem(None, TransientError("batch item did not complete", provider=provider))
+        status = raw.get("code")
+        status = status if isinstance(status, int) else None
+        headers = {
+            str(h.get("name", "")).lower(): str(h.get("value", ""))
+            for h in raw.get("headers") or []
+            if isinstance(h, dict)
+        }
+        usage = self._observe_usage(headers, usage_key) if headers else None
+        body = raw.get("body")
+        if status is None or status >= 400:
+            return GraphItem(
+                None,
+                self._error(status or 500, body, headers, usage, token, provider, usage_key),
+                status,
+            )
+        try:
+            parsed = json.loads(body) if isinstance(body, str) else body
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            error = TransientError(
+                "malformed batch item body", provider=provider, http_status=status
+            )
+            return GraphItem(None, error, status)
+        return GraphItem(parsed, None, status)
+
+    async def get_next_page(
+        self, token: str, next_url: str, *, provider: Provider, usage_key: str | None = None
+    ) -> JSON:
+        """Follow a ``paging.next`` URL against *our* base URL with *our* credentials.
+
+        Only the path and non-credential query parameters of ``next_url`` are used, so a
+        token is never sent to a host taken from a response.
+        """
+        parts = urlsplit(next_url)
+        versioned = _VERSIONED_PATH_RE.search(parts.path)
+        rest = versioned.group(1) if versioned else parts.path.lstrip("/")
+        path = f"/{self.api_version}/{rest}"
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k not in ("access_token", "appsecret_proof")
+        ]
+        url = f"{path}?{urlencode(query + list(self._auth(token).items()))}"
+
+        async def attempt() -> JSON:
+            request = self._http.build_request("GET", url)
+            response = await self._send(request, token, provider, usage_key)
+            body = decode_json(response, provider=provider)
+            if not isinstance(body, dict):
+                raise TransientError("malformed page from Graph API", provider=provider)
+            return body
+
+        return await call_with_retry(self._retry, attempt)
+
+
+def _lost(provider: Provider) -> PlatformError:
+    return TransientError("batch item result missing", provider=provider)

@@ -1,0 +1,102 @@
+"""`/api/v1/insights`: fetch now, latest metrics with analytics, history, summary."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from app.core.errors import InvalidInput
+from app.models import Provider
+from app.routes.deps import CallerDep, RuntimeDep, SessionDep
+from app.schemas.common import AwareDatetime, ErrorResponse
+from app.schemas.insights import (
+    FetchRequest,
+    FetchResponse,
+    HistoryOut,
+    ScheduleMetricsOut,
+    SummaryOut,
+)
+from app.services import insights as service
+from app.services.insights_refresh import InsightsRefresher
+from app.services.platform_clients import build_platform_clients
+
+router = APIRouter(prefix="/insights", tags=["insights"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
+}
+
+
+def get_refresher(request: Request, runtime: RuntimeDep) -> InsightsRefresher:
+    """One refresher (and pooled platform clients) per app, created on first use."""
+    refresher: InsightsRefresher | None = getattr(request.app.state, "refresher", None)
+    if refresher is None:
+        refresher = InsightsRefresher(runtime, build_platform_clients(runtime.settings))
+        request.app.state.refresher = refresher
+    return refresher
+
+
+@router.post("/fetch/{schedule_id}", responses=ERRORS)
+async def fetch_insights(
+    schedule_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    request: Request,
+    runtime: RuntimeDep,
+    body: Annotated[FetchRequest | None, Body()] = None,
+) -> FetchResponse:
+    """Fetch now. Says per provider: fetched, fresh, or error with the reason."""
+    return await service.fetch_now(
+        session,
+        workspace_id=caller.workspace_id,
+        schedule_id=schedule_id,
+        force_refresh=(body or FetchRequest()).force_refresh,
+        refresher=get_refresher(request, runtime),
+    )
+
+
+@router.get("/metrics/{schedule_id}", responses=ERRORS)
+async def get_metrics(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
+) -> ScheduleMetricsOut:
+    """The latest snapshot per provider and the computed analytics."""
+    return await service.schedule_metrics(
+        session,
+        workspace_id=caller.workspace_id,
+        schedule_id=schedule_id,
+        settings=runtime.settings,
+    )
+
+
+@router.get("/metrics/{schedule_id}/history", responses=ERRORS)
+async def get_history(
+    schedule_id: uuid.UUID,
+    caller: CallerDep,
+    session: SessionDep,
+    provider: Annotated[Provider | None, Query()] = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HistoryOut:
+    """Snapshots oldest first; `from`/`to` bound the snapshot time (half-open)."""
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from: must be before to", code="invalid_range")
+    items, next_cursor = await service.schedule_history(
+        session,
+        workspace_id=caller.workspace_id,
+        schedule_id=schedule_id,
+        provider=provider,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return HistoryOut(items=items, next_cursor=next_cursor)
+
+
+@router.get("/summary", responses=ERRORS)
+async def get_summary(caller: CallerDep, session: SessionDep) -> SummaryOut:
+    """Posts tracked, due now, fetched in 24 h, errors by kind, accounts and keys needing care."""
+    return await service.summary(session, workspace_id=caller.workspace_id)

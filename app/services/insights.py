@@ -1,0 +1,243 @@
+"""The insights API's service: fetch now, latest metrics with analytics, history, summary."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.errors import Conflict
+from app.models import (
+    AccountStatus,
+    ExternalStatus,
+    PostMetrics,
+    Provider,
+    ScheduleExternal,
+    ScheduleMetrics,
+    SocialAccount,
+    ThrottleState,
+)
+from app.models.base import utcnow
+from app.schemas.insights import (
+    AccountAttention,
+    FetchResponse,
+    MetricsOut,
+    ProviderFetchResult,
+    ScheduleMetricsOut,
+    SummaryOut,
+    ThrottledKey,
+    TotalsOut,
+)
+from app.services.insights_refresh import InsightsRefresher
+from app.services.insights_store import history, latest_snapshots
+from app.services.schedules import get_schedule
+
+
+def is_stale(
+    row: PostMetrics, ext: ScheduleExternal | None, settings: Settings, now: datetime
+) -> bool:
+    if ext is None:
+        return False
+    if ext.last_error_kind is not None:
+        return True
+    overdue = timedelta(hours=settings.INSIGHTS_POLL_INTERVAL_HOURS * 2)
+    return ext.next_fetch_at is not None and now - row.captured_at > overdue
+
+
+def metrics_out(row: PostMetrics, *, stale: bool) -> MetricsOut:
+    return MetricsOut(
+        provider=row.provider,
+        fetched_at=row.captured_at,
+        bucket_start=row.fetched_at,
+        source=row.source,
+        stale=stale,
+        impressions=row.impressions,
+        reach=row.reach,
+        likes=row.likes,
+        comments=row.comments,
+        shares=row.shares,
+        clicks=row.clicks,
+        video_views=row.video_views,
+        saves=row.saves,
+        cost_cents=row.cost_cents,
+        api_version=row.api_version,
+        media_type=row.media_type,
+    )
+
+
+async def _externals(session: AsyncSession, schedule_id: uuid.UUID) -> list[ScheduleExternal]:
+    return list(
+        await session.scalars(
+            select(ScheduleExternal).where(ScheduleExternal.schedule_id == schedule_id)
+        )
+    )
+
+
+async def fetch_now(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    schedule_id: uuid.UUID,
+    force_refresh: bool,
+    refresher: InsightsRefresher,
+) -> FetchResponse:
+    """Fetch a schedule's metrics now (or report a fresh snapshot instead)."""
+    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    externals = await _externals(session, schedule_id)
+    if not externals:
+        raise Conflict("the schedule has no published posts to fetch", code="not_published")
+    now = utcnow()
+    latest = {r.provider: r for r in (await latest_snapshots(session, [schedule_id]))[schedule_id]}
+    fresh_after = now - timedelta(seconds=refresher.settings.INSIGHTS_FRESH_SECONDS)
+    results: dict[Provider, ProviderFetchResult] = {}
+    to_fetch: list[uuid.UUID] = []
+    for ext in externals:
+        snap = latest.get(ext.provider)
+        if ext.status == ExternalStatus.DELETED:
+            results[ext.provider] = ProviderFetchResult(
+                provider=ext.provider,
+                status="error",
+                error_kind="deleted",
+                message="the post was deleted on the platform",
+                fetched_at=snap.captured_at if snap else None,
+            )
+        elif not force_refresh and snap is not None and snap.captured_at >= fresh_after:
+            results[ext.provider] = ProviderFetchResult(
+                provider=ext.provider, status="fresh", fetched_at=snap.captured_at
+            )
+        else:
+            to_fetch.append(ext.id)
+    if to_fetch:
+        # The refresh writes in its own transaction; end ours so SQLite's writer is free.
+        await session.commit()
+        report = await refresher.refresh(to_fetch, now=now)
+        for outcome in report.outcomes:
+            results[outcome.provider] = ProviderFetchResult(
+                provider=outcome.provider,
+                status="fetched" if outcome.status == "fetched" else "error",
+                error_kind=outcome.error_kind,
+                message=outcome.message,
+                retry_at=outcome.retry_at,
+                fetched_at=now if outcome.status == "fetched" else None,
+            )
+    return FetchResponse(
+        schedule_id=schedule_id, results=sorted(results.values(), key=lambda r: r.provider.value)
+    )
+
+
+async def schedule_metrics(
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID, settings: Settings
+) -> ScheduleMetricsOut:
+    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    now = utcnow()
+    externals = {e.provider: e for e in await _externals(session, schedule_id)}
+    rows = (await latest_snapshots(session, [schedule_id])).get(schedule_id, [])
+    computed = await session.get(ScheduleMetrics, schedule_id)
+    totals = TotalsOut.model_validate(computed, from_attributes=True) if computed else TotalsOut()
+    return ScheduleMetricsOut(
+        schedule_id=schedule_id,
+        metrics=[
+            metrics_out(r, stale=is_stale(r, externals.get(r.provider), settings, now))
+            for r in rows
+        ],
+        totals=totals,
+    )
+
+
+async def schedule_history(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    schedule_id: uuid.UUID,
+    provider: Provider | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[MetricsOut], str | None]:
+    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    rows, next_cursor = await history(
+        session,
+        schedule_id=schedule_id,
+        provider=provider,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [metrics_out(r, stale=False) for r in rows], next_cursor
+
+
+async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryOut:
+    now = utcnow()
+    live = (ScheduleExternal.workspace_id == workspace_id) & (
+        ScheduleExternal.status == ExternalStatus.LIVE
+    )
+    tracked = await session.scalar(select(func.count()).where(live))
+    due = await session.scalar(
+        select(func.count()).where(live, ScheduleExternal.next_fetch_at <= now)
+    )
+    recent = await session.scalar(
+        select(func.count()).where(
+            ScheduleExternal.workspace_id == workspace_id,
+            ScheduleExternal.last_fetched_at >= now - timedelta(hours=24),
+        )
+    )
+    errors = {
+        str(kind): int(count)
+        for kind, count in (
+            await session.execute(
+                select(ScheduleExternal.last_error_kind, func.count())
+                .where(
+                    ScheduleExternal.workspace_id == workspace_id,
+                    ScheduleExternal.last_error_kind.is_not(None),
+                )
+                .group_by(ScheduleExternal.last_error_kind)
+            )
+        ).tuples()
+    }
+    accounts = list(
+        await session.scalars(
+            select(SocialAccount).where(
+                SocialAccount.workspace_id == workspace_id,
+                SocialAccount.status.in_(
+                    [AccountStatus.RECONNECT_REQUIRED, AccountStatus.EXPIRING]
+                ),
+            )
+        )
+    )
+    keys = {
+        f"{a.provider.value}:{a.external_id}"
+        for a in await session.scalars(
+            select(SocialAccount).where(SocialAccount.workspace_id == workspace_id)
+        )
+    } | {"meta:app"}
+    throttles = await session.scalars(
+        select(ThrottleState).where(
+            ThrottleState.throttled_until > now, ThrottleState.key.in_(keys)
+        )
+    )
+    return SummaryOut(
+        posts_tracked=int(tracked or 0),
+        due_now=int(due or 0),
+        fetched_last_24h=int(recent or 0),
+        errors_by_kind=errors,
+        accounts_needing_reconnection=[
+            AccountAttention(
+                id=a.id,
+                provider=a.provider,
+                name=a.name,
+                status=a.status.value,
+                last_error=a.last_error,
+            )
+            for a in accounts
+        ],
+        throttled=[
+            ThrottledKey(key=t.key, provider=t.provider, until=t.throttled_until, reason=t.reason)
+            for t in throttles
+            if t.throttled_until is not None
+        ],
+    )

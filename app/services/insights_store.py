@@ -1,0 +1,228 @@
+"""Snapshot storage: idempotent upserts into `post_metrics`, `schedule_metrics` recompute, reads.
+
+A snapshot's key is (schedule, provider, bucket start). A re-fetch inside a bucket updates that
+row with the newest values; concurrent writers never produce two rows (ON CONFLICT on both
+SQLite and PostgreSQL), an older capture never overwrites a newer one, and a fake row never
+overwrites a real one.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import InvalidInput
+from app.models import METRIC_FIELDS, MetricsSource, PostMetrics, Provider, ScheduleMetrics
+from app.models.base import utcnow
+from app.services.insights_mapper import MetricValues, compute_schedule_analytics
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One post's metrics as read at `captured_at`, ready to store."""
+
+    schedule_id: uuid.UUID
+    provider: Provider
+    captured_at: datetime
+    values: MetricValues
+    source: MetricsSource
+    api_version: str | None = None
+    media_type: str | None = None
+    raw: dict[str, Any] | None = None
+
+
+def bucket_start(moment: datetime, bucket_seconds: int) -> datetime:
+    """The start of the snapshot bucket holding `moment` (buckets are aligned to the epoch)."""
+    seconds = int((moment - EPOCH).total_seconds())
+    return datetime.fromtimestamp(seconds - seconds % bucket_seconds, UTC)
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _newest_per_key(snapshots: Iterable[Snapshot], bucket_seconds: int) -> list[dict[str, Any]]:
+    """Rows to write, one per key (the newest capture wins inside one call too)."""
+    best: dict[tuple[uuid.UUID, str, datetime], dict[str, Any]] = {}
+    for snap in snapshots:
+        bucket = bucket_start(snap.captured_at, bucket_seconds)
+        key = (snap.schedule_id, snap.provider.value, bucket)
+        current = best.get(key)
+        if current is not None and current["captured_at"] >= snap.captured_at:
+            continue
+        best[key] = {
+            "schedule_id": snap.schedule_id,
+            "provider": snap.provider,
+            "fetched_at": bucket,
+            "captured_at": snap.captured_at,
+            "source": snap.source,
+            "api_version": snap.api_version,
+            "media_type": snap.media_type,
+            "raw": snap.raw,
+            **snap.values.as_dict(),
+        }
+    return list(best.values())
+
+
+async def upsert_snapshots(
+    session: AsyncSession, snapshots: Sequence[Snapshot], *, bucket_seconds: int
+) -> int:
+    """Write snapshots; returns how many rows were offered (after de-duplication)."""
+    rows = _newest_per_key(snapshots, bucket_seconds)
+    if not rows:
+        return 0
+    stmt = _insert_for(session)(PostMetrics)
+    excluded = stmt.excluded
+    updated = ("captured_at", "source", "api_version", "media_type", "raw", *METRIC_FIELDS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["schedule_id", "provider", "fetched_at"],
+        set_={name: getattr(excluded, name) for name in updated},
+        where=and_(
+            excluded.captured_at >= PostMetrics.captured_at,
+            or_(PostMetrics.source == MetricsSource.FAKE, excluded.source != MetricsSource.FAKE),
+        ),
+    )
+    await session.execute(stmt, rows)
+    return len(rows)
+
+
+def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
+    ranked = (
+        select(
+            PostMetrics,
+            func.row_number()
+            .over(
+                partition_by=(PostMetrics.schedule_id, PostMetrics.provider),
+                order_by=PostMetrics.fetched_at.desc(),
+            )
+            .label("rank"),
+        )
+        .where(PostMetrics.schedule_id.in_(schedule_ids))
+        .subquery()
+    )
+    return select(PostMetrics).join(ranked, PostMetrics.id == ranked.c.id).where(ranked.c.rank == 1)
+
+
+async def latest_snapshots(
+    session: AsyncSession, schedule_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[PostMetrics]]:
+    """The newest snapshot per provider for each schedule."""
+    out: dict[uuid.UUID, list[PostMetrics]] = defaultdict(list)
+    if not schedule_ids:
+        return out
+    for row in await session.scalars(_latest_rows_stmt(schedule_ids)):
+        out[row.schedule_id].append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: r.provider.value)
+    return out
+
+
+def values_of(row: PostMetrics) -> MetricValues:
+    return MetricValues(**{name: getattr(row, name) for name in METRIC_FIELDS})
+
+
+async def recompute_schedule_metrics(
+    session: AsyncSession, schedule_ids: Sequence[uuid.UUID]
+) -> None:
+    """`normalize_metrics_for_analytics()` for many schedules: latest per provider → analytics."""
+    latest = await latest_snapshots(session, list(set(schedule_ids)))
+    if not latest:
+        return
+    now = utcnow()
+    rows = []
+    for schedule_id, snapshots in latest.items():
+        analytics = compute_schedule_analytics([values_of(s) for s in snapshots])
+        rows.append(
+            {
+                "schedule_id": schedule_id,
+                **analytics.totals.as_dict(),
+                "engagement": analytics.engagement,
+                "engagement_rate": analytics.engagement_rate,
+                "click_through_rate": analytics.click_through_rate,
+                "cost_per_engagement_cents": analytics.cost_per_engagement_cents,
+                "providers": [s.provider.value for s in snapshots],
+                "includes_fake": any(s.source == MetricsSource.FAKE for s in snapshots),
+                "computed_at": now,
+            }
+        )
+    stmt = _insert_for(session)(ScheduleMetrics)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["schedule_id"],
+        set_={c: getattr(stmt.excluded, c) for c in rows[0] if c != "schedule_id"},
+    )
+    await session.execute(stmt, rows)
+
+
+async def normalize_metrics_for_analytics(
+    session: AsyncSession, *, schedule_id: uuid.UUID
+) -> ScheduleMetrics | None:
+    """Recompute and return one schedule's analytics from its latest snapshots."""
+    await recompute_schedule_metrics(session, [schedule_id])
+    return await session.get(ScheduleMetrics, schedule_id, populate_existing=True)
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def encode_history_cursor(row: PostMetrics) -> str:
+    raw = f"{row.fetched_at.isoformat()}|{row.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_history_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, row_id = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, int(row_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(
+            "cursor: not a cursor returned by this API", code="invalid_cursor"
+        ) from None
+
+
+async def history(
+    session: AsyncSession,
+    *,
+    schedule_id: uuid.UUID,
+    provider: Provider | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[PostMetrics], str | None]:
+    """Snapshots oldest first, filtered by provider and [start, end), paginated."""
+    stmt = select(PostMetrics).where(PostMetrics.schedule_id == schedule_id)
+    if provider is not None:
+        stmt = stmt.where(PostMetrics.provider == provider)
+    if start is not None:
+        stmt = stmt.where(PostMetrics.fetched_at >= start)
+    if end is not None:
+        stmt = stmt.where(PostMetrics.fetched_at < end)
+    if cursor:
+        after, after_id = _decode_history_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                PostMetrics.fetched_at > after,
+                and_(PostMetrics.fetched_at == after, PostMetrics.id > after_id),
+            )
+        )
+    stmt = stmt.order_by(PostMetrics.fetched_at, PostMetrics.id).limit(limit + 1)
+    rows = list(await session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_history_cursor(rows[-1]) if more and rows else None)

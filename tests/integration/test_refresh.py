@@ -1,0 +1,115 @@
+"""The refresh path end to end against the sandbox: fetch, map, upsert, recompute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.core.runtime import Runtime
+from app.models import (
+    AccountStatus,
+    ExternalStatus,
+    PostMetrics,
+    ScheduleExternal,
+    ScheduleMetrics,
+    SocialAccount,
+)
+from app.sandbox.client import SandboxControl
+from app.services.insights_refresh import InsightsRefresher
+from tests.integration.conftest import build_world
+
+
+async def _count(runtime: Runtime, model: Any = PostMetrics) -> int:
+    async with runtime.sessionmaker() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _requests(ctl: SandboxControl) -> int:
+    return int((await ctl.counters())["requests"])
+
+
+async def test_refresh_all_platforms_batched(
+    runtime: Runtime, refresher: InsightsRefresher, ctl: SandboxControl, demo: dict[str, Any]
+) -> None:
+    counts = {"fb": 120, "ig": 60, "li_org": 100, "li_member": 3}
+    world = await build_world(runtime, ctl, demo, counts)
+    calls = refresher.clients.http_calls
+    per_key_calls = {}
+    for key in ("fb", "ig", "li_org"):
+        before = calls["meta"] + calls["linkedin"]
+        report = await refresher.refresh(world.rows[key])
+        per_key_calls[key] = calls["meta"] + calls["linkedin"] - before
+        assert report.count("fetched") == counts[key], [
+            o for o in report.outcomes if o.status != "fetched"
+        ][:3]
+    report = await refresher.refresh(world.rows["li_member"])
+    assert report.count("fetched") == 3
+    before = calls["meta"]
+    await refresher.refresh(world.rows["ig"])
+    assert calls["meta"] - before == 3  # media types are cached now
+    assert await _count(runtime) == sum(counts.values())
+    assert await _count(runtime, ScheduleMetrics) == sum(counts.values())
+    # Many posts per HTTP call: Graph batches of 50, LinkedIn URN lists.
+    assert per_key_calls["fb"] == 3  # 50 + 50 + 20
+    # First poll learns media types (2 calls), then one insights call per media kind (3).
+    assert per_key_calls["ig"] == 5
+    assert per_key_calls["li_org"] == 2  # 50 share URNs per call
+    async with runtime.sessionmaker() as s:
+        rows = list(await s.scalars(select(PostMetrics)))
+    for row in rows:
+        assert row.impressions is not None
+        assert row.raw is not None
+        if row.reach is not None:
+            assert row.reach <= row.impressions
+    ig_images = [
+        r for r in rows if r.provider.value == "instagram" and "IMAGE" in (r.media_type or "")
+    ]
+    assert ig_images
+    assert all(r.video_views is None and r.clicks is None for r in ig_images)
+
+
+async def test_refetch_same_bucket_updates_and_grows(
+    runtime: Runtime, refresher: InsightsRefresher, ctl: SandboxControl, demo: dict[str, Any]
+) -> None:
+    world = await build_world(runtime, ctl, demo, {"fb": 5})
+    await refresher.refresh(world.rows["fb"])
+    async with runtime.sessionmaker() as s:
+        first = {r.schedule_id: r.impressions for r in await s.scalars(select(PostMetrics))}
+    await ctl.advance_clock(3 * 3600)
+    await refresher.refresh(world.rows["fb"])
+    async with runtime.sessionmaker() as s:
+        second = {r.schedule_id: r.impressions for r in await s.scalars(select(PostMetrics))}
+    assert len(second) == 5
+    assert await _count(runtime) == 5
+    assert all((second[k] or 0) >= (first[k] or 0) for k in first)
+
+
+async def test_deleted_post_and_expired_token(
+    runtime: Runtime, refresher: InsightsRefresher, ctl: SandboxControl, demo: dict[str, Any]
+) -> None:
+    world = await build_world(runtime, ctl, demo, {"fb": 4, "li_org": 3})
+    await ctl.delete_post(world.external_ids["fb"][0])
+    report = await refresher.refresh(world.rows["fb"])
+    kinds = {o.external_row_id: (o.status, o.error_kind) for o in report.outcomes}
+    assert kinds[world.rows["fb"][0]] == ("error", "deleted")
+    assert sum(1 for v in kinds.values() if v == ("fetched", None)) == 3
+    async with runtime.sessionmaker() as s:
+        deleted = await s.get(ScheduleExternal, world.rows["fb"][0])
+        assert deleted is not None
+        assert deleted.status == ExternalStatus.DELETED
+        assert deleted.next_fetch_at is None
+
+    await ctl.expire_token(demo["org_admin_token"])
+    before = await _requests(ctl)
+    report = await refresher.refresh(world.rows["li_org"])
+    assert {o.error_kind for o in report.outcomes} == {"token_expired"}
+    assert (await _requests(ctl)) - before == 1  # no retry storm
+    async with runtime.sessionmaker() as s:
+        account = await s.get(SocialAccount, world.accounts["li_org"])
+        assert account is not None
+        assert account.status == AccountStatus.RECONNECT_REQUIRED
+    before = await _requests(ctl)
+    report = await refresher.refresh(world.rows["li_org"])
+    assert {o.error_kind for o in report.outcomes} == {"reconnect_required"}
+    assert await _requests(ctl) == before  # skipped without calling the platform

@@ -1,0 +1,311 @@
+"""The background insights poller, on DBOS durable workflows.
+
+A scheduled workflow (once per tick across all workers) claims the posts that are due and
+enqueues one fetch workflow per (account, batch) on a queue partitioned by account, so the
+per-account concurrency limit holds across any number of workers. Each batch's workflow id is
+derived from its account, due time and posts, so it is never fetched twice for one due time;
+a worker killed mid-pass resumes its workflows on restart, and snapshot upserts make a
+re-executed fetch harmless.
+
+Run it with `python workers/insights_poller.py` (`--once` for one pass), `postmeter poll`,
+`postmeter worker`, or in-process under `postmeter serve` on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
+
+from app import __version__
+from app.core.config import ConfigError, Settings, load_settings
+from app.core.logging import configure_logging
+from app.core.runtime import Runtime, build_runtime
+from app.models.base import utcnow
+from app.services.insights_refresh import InsightsRefresher
+from app.services.platform_clients import build_platform_clients
+from app.services.poll_planner import PlannedBatch, claim_due_batches, count_due, parse_ids
+
+log = structlog.get_logger(__name__)
+
+QUEUE_NAME = "insights-fetch"
+SCHEDULE_NAME = "insights-poll-tick"
+# Posts claimed per pass; a larger backlog is taken by the next passes (bounded step output).
+CLAIM_LIMIT = 10_000
+
+
+@dataclass
+class PollerContext:
+    runtime: Runtime
+    refresher: InsightsRefresher
+    queue: Queue | None = None
+    owns_runtime: bool = False
+
+
+_context: PollerContext | None = None
+
+
+def _ctx() -> PollerContext:
+    if _context is None:
+        raise RuntimeError("the insights poller is not started in this process")
+    return _context
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+@DBOS.step()
+async def claim_step(now_iso: str) -> list[dict[str, Any]]:
+    """Claim due posts and cut them into batches (recorded: replays return the same batches)."""
+    ctx = _ctx()
+    async with ctx.runtime.sessionmaker() as session, session.begin():
+        batches = await claim_due_batches(
+            session,
+            now=datetime.fromisoformat(now_iso),
+            batch_size=ctx.runtime.settings.INSIGHTS_BATCH_SIZE,
+            limit=CLAIM_LIMIT,
+        )
+    return [asdict(b) for b in batches]
+
+
+@DBOS.step()
+async def refresh_step(row_ids: list[str]) -> dict[str, Any]:
+    """Fetch, map, upsert and recompute one batch (idempotent if re-executed)."""
+    report = await _ctx().refresher.refresh(parse_ids(row_ids))
+    errors: dict[str, int] = {}
+    for outcome in report.outcomes:
+        if outcome.error_kind:
+            errors[outcome.error_kind] = errors.get(outcome.error_kind, 0) + 1
+    return {"posts": len(row_ids), "fetched": report.count("fetched"), "errors": errors}
+
+
+@DBOS.workflow()
+async def fetch_batch_workflow(account_id: str, row_ids: list[str]) -> dict[str, Any]:
+    log.debug("insights.batch.start", account_id=account_id, posts=len(row_ids))
+    return await refresh_step(row_ids)
+
+
+@DBOS.workflow()
+async def poll_pass_workflow(now_iso: str) -> dict[str, Any]:
+    """One pass: claim what is due and enqueue its batches; returns their workflow ids."""
+    batches = [PlannedBatch(**b) for b in await claim_step(now_iso)]
+    queue = _ctx().queue
+    assert queue is not None
+    for batch in batches:
+        with (
+            SetWorkflowID(batch.workflow_id),
+            SetEnqueueOptions(queue_partition_key=batch.account_id),
+        ):
+            await queue.enqueue_async(
+                fetch_batch_workflow, batch.account_id, list(batch.external_row_ids)
+            )
+    posts = sum(len(b.external_row_ids) for b in batches)
+    if batches:
+        log.info("insights.pass.enqueued", batches=len(batches), posts=posts)
+    return {"posts": posts, "workflow_ids": [b.workflow_id for b in batches]}
+
+
+@DBOS.workflow()
+async def poll_tick_workflow(scheduled_at: datetime, _context_arg: Any) -> None:
+    """The scheduled entry point (DBOS runs it once per tick across all workers)."""
+    await poll_pass_workflow(scheduled_at.isoformat())
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+def dbos_system_database_url(settings: Settings) -> str:
+    if settings.is_sqlite:
+        return f"sqlite:///{(settings.DATA_DIR / 'dbos.sqlite').as_posix()}"
+    return settings.sync_database_url.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
+def tick_cron(seconds: int) -> str:
+    """A 6-field cron for 'every N seconds' (N rounded to a divisor of a minute or hour)."""
+    if seconds < 60:
+        step = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= seconds)
+        return f"*/{step} * * * * *"
+    minutes = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if d <= seconds // 60)
+    return f"0 */{minutes} * * * *" if minutes < 60 else "0 0 * * * *"
+
+
+async def start_poller(
+    runtime: Runtime | None = None, *, schedule: bool = True, settings: Settings | None = None
+) -> PollerContext:
+    """Launch DBOS in this process and register the queue (and the tick schedule)."""
+    global _context
+    owns = runtime is None
+    runtime = runtime or build_runtime(settings or load_settings())
+    s = runtime.settings
+    clients = build_platform_clients(s)
+    async with runtime.sessionmaker() as session:
+        await clients.load_rejections(session)
+    _context = PollerContext(runtime, InsightsRefresher(runtime, clients), owns_runtime=owns)
+    if s.is_sqlite:
+        s.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DBOS(
+        config={
+            "name": "postmeter",
+            "system_database_url": dbos_system_database_url(s),
+            "application_version": __version__,
+            "executor_id": s.WORKER_ID or (socket.gethostname() if not s.is_sqlite else "local"),
+            "log_level": "WARNING",
+        }
+    )
+    DBOS.launch()  # inside our loop: async workflows then run on it, with our engine/clients
+    # DBOS 3.4 persists queues in the system database; they are registered after launch.
+    _context.queue = await DBOS.register_queue_async(
+        QUEUE_NAME,
+        worker_concurrency=s.INSIGHTS_WORKER_CONCURRENCY,
+        partition_concurrency=s.INSIGHTS_ACCOUNT_CONCURRENCY,
+        polling_interval_sec=s.INSIGHTS_QUEUE_POLL_SECONDS,
+        on_conflict="always_update",
+    )
+    if schedule:
+        await DBOS.apply_schedules_async(
+            [
+                {
+                    "schedule_name": SCHEDULE_NAME,
+                    "workflow_fn": poll_tick_workflow,
+                    "schedule": tick_cron(s.INSIGHTS_POLL_TICK_SECONDS),
+                }
+            ]
+        )
+    log.info("insights.poller.started", executor=s.WORKER_ID or "default", schedule=schedule)
+    return _context
+
+
+async def stop_poller() -> None:
+    global _context
+    ctx = _context
+    DBOS.destroy(destroy_registry=False)
+    if ctx is not None:
+        await ctx.refresher.clients.aclose()
+        if ctx.owns_runtime:
+            await ctx.runtime.aclose()
+    _context = None
+
+
+# --- one pass (`--once`, `postmeter poll`) -------------------------------------------------
+
+
+@dataclass
+class PassSummary:
+    posts: int = 0
+    batches: int = 0
+    fetched: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.batches += 1
+        self.posts += int(result.get("posts", 0))
+        self.fetched += int(result.get("fetched", 0))
+        for kind, n in dict(result.get("errors", {})).items():
+            self.errors[kind] = self.errors.get(kind, 0) + int(n)
+
+
+async def _pending_fetch_ids() -> list[str]:
+    """Fetch workflows left unfinished (e.g. by a killed worker), recovered on launch."""
+    rows = await DBOS.list_workflows_async(
+        status=["PENDING", "ENQUEUED"], name=fetch_batch_workflow.__qualname__
+    )
+    return [w.workflow_id for w in rows]
+
+
+async def run_once(progress: Any = None) -> PassSummary:
+    """Complete any unfinished batches, then pass until nothing is due; wait for every batch."""
+    summary = PassSummary()
+    ctx = _ctx()
+    workflow_ids = await _pending_fetch_ids()
+    while True:
+        async with ctx.runtime.sessionmaker() as session:
+            due = await count_due(session, utcnow())
+        if due == 0:
+            break
+        handle = await DBOS.start_workflow_async(poll_pass_workflow, utcnow().isoformat())
+        result = await handle.get_result()
+        workflow_ids += result["workflow_ids"]
+        if not result["workflow_ids"]:
+            break
+    if progress is not None:
+        progress(0, len(workflow_ids))
+    for i, wf_id in enumerate(dict.fromkeys(workflow_ids)):
+        handle = await DBOS.retrieve_workflow_async(wf_id)
+        summary.add(await handle.get_result())
+        if progress is not None:
+            progress(i + 1, len(workflow_ids))
+    return summary
+
+
+def _print_summary(summary: PassSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="insights poll pass")
+    table.add_column("posts", justify="right")
+    table.add_column("batches", justify="right")
+    table.add_column("fetched", justify="right")
+    table.add_column("errors")
+    errors = ", ".join(f"{k}: {v}" for k, v in sorted(summary.errors.items())) or "none"
+    table.add_row(str(summary.posts), str(summary.batches), str(summary.fetched), errors)
+    Console().print(table)
+
+
+async def run_cli(*, once: bool) -> int:
+    settings = load_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    from app.cli.common import ensure_schema
+
+    runtime = build_runtime(settings)
+    await ensure_schema(runtime)
+    await start_poller(runtime, schedule=not once)
+    try:
+        if once:
+            summary = await _run_once_with_progress()
+            _print_summary(summary)
+            return 0
+        await asyncio.Event().wait()  # until cancelled (Ctrl-C / SIGTERM)
+        return 0
+    finally:
+        await stop_poller()
+        await runtime.aclose()
+
+
+async def _run_once_with_progress() -> PassSummary:
+    if not sys.stdout.isatty():
+        return await run_once()
+    from rich.progress import Progress
+
+    with Progress() as bar:
+        task = bar.add_task("fetching", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return await run_once(update)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Postmeter insights poller")
+    parser.add_argument("--once", action="store_true", help="run one pass, print a summary")
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(run_cli(once=args.once))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
