@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 import structlog
 from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
 
@@ -139,14 +140,21 @@ def tick_cron(seconds: int) -> str:
 
 
 async def start_poller(
-    runtime: Runtime | None = None, *, schedule: bool = True, settings: Settings | None = None
+    runtime: Runtime | None = None,
+    *,
+    schedule: bool = True,
+    settings: Settings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> PollerContext:
-    """Launch DBOS in this process and register the queue (and the tick schedule)."""
+    """Launch DBOS in this process and register the queue (and the tick schedule).
+
+    `transport` routes platform HTTP elsewhere (tests run the sandbox in-process).
+    """
     global _context
     owns = runtime is None
     runtime = runtime or build_runtime(settings or load_settings())
     s = runtime.settings
-    clients = build_platform_clients(s)
+    clients = build_platform_clients(s, transport=transport)
     async with runtime.sessionmaker() as session:
         await clients.load_rejections(session)
     _context = PollerContext(runtime, InsightsRefresher(runtime, clients), owns_runtime=owns)

@@ -197,7 +197,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
                 )
                 .group_by(ScheduleExternal.last_error_kind)
             )
-        ).tuples()
+        )
     }
     accounts = list(
         await session.scalars(

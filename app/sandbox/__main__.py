@@ -1,0 +1,30 @@
+"""``python -m app.sandbox``: run the platform sandbox (same options as ``postmeter sandbox``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.sandbox.server import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--seed", choices=["demo"], default=None)
+    parser.add_argument("--state-file", default=None)
+    parser.add_argument("--clock-speed", type=float, default=1.0)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    serve(
+        args.host,
+        args.port,
+        seed=args.seed,
+        state_file=args.state_file,
+        clock_speed=args.clock_speed,
+        quiet=args.quiet,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""``serve()`` in a subprocess, over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.sandbox.client import SandboxControl
+from app.sandbox.meta_auth import appsecret_proof
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+async def test_serve_over_http(tmp_path: Path) -> None:
+    port = _free_port()
+    state_file = tmp_path / "state.json"
+    code = (
+        "from app.sandbox.server import serve; "
+        f"serve('127.0.0.1', {port}, seed='demo', state_file={str(state_file)!r}, quiet=True)"
+    )
+    command = [sys.executable, "-c", code]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with SandboxControl(base) as ctl:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    if await ctl.health():
+                        break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            demo = (await ctl.world())["demo"]
+            async with httpx.AsyncClient(base_url=base) as client:
+                token = demo["page_token"]
+                params = {
+                    "fields": "name,instagram_business_account",
+                    "access_token": token,
+                    "appsecret_proof": appsecret_proof(demo["meta_app_secret"], token),
+                }
+                r = await client.get(f"/v24.0/{demo['page_id']}", params=params)
+                assert r.status_code == 200
+                assert r.json()["instagram_business_account"]["id"] == demo["ig_user_id"]
+                await ctl.set_fault(f"/v24.0/{demo['page_id']}", "drop", count=1)
+                with pytest.raises(httpx.TransportError):
+                    await client.get(f"/v24.0/{demo['page_id']}", params=params)
+                r = await client.get(f"/v24.0/{demo['page_id']}", params=params)
+                assert r.status_code == 200  # the next call is served again
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    assert state_file.exists()  # saved on shutdown
+    assert b"Traceback" not in stderr, stderr.decode()
