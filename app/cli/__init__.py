@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli import admin, run
+from app.cli import admin, demo, insights, run
 from app.core.config import ConfigError
 
 cli = typer.Typer(
@@ -19,7 +19,9 @@ cli.add_typer(admin.db_cli, name="db")
 cli.add_typer(admin.workspace_cli, name="workspace")
 cli.add_typer(admin.key_cli, name="key")
 cli.add_typer(admin.keys_cli, name="keys")
+cli.add_typer(insights.insights_cli, name="insights")
 run.register(cli)
+demo.register(cli)
 
 
 def main() -> None:

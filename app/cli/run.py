@@ -8,21 +8,37 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.cli.common import ensure_schema, load_settings_and_logging
-from app.core.runtime import build_runtime
+from app.cli.common import console, ensure_schema, load_settings_and_logging
+from app.core.config import Settings
+from app.core.runtime import Runtime, build_runtime
 from app.main import create_app
+
+
+async def serve_api(
+    settings: Settings, runtime: Runtime, host: str, port: int, *, in_process_worker: bool
+) -> None:
+    """Serve the API; on the embedded default the poller runs in this process too."""
+    from workers import insights_poller
+
+    await ensure_schema(runtime)
+    if in_process_worker:
+        await insights_poller.start_poller(runtime, schedule=True)
+    try:
+        app = create_app(settings, runtime=runtime)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        if in_process_worker:
+            await insights_poller.stop_poller()
 
 
 async def _serve(host: str, port: int) -> None:
     settings = load_settings_and_logging()
     runtime = build_runtime(settings)
     try:
-        await ensure_schema(runtime)
-        app = create_app(settings, runtime=runtime)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
-        )
-        await uvicorn.Server(config).serve()
+        await serve_api(settings, runtime, host, port, in_process_worker=settings.is_sqlite)
     finally:
         await runtime.aclose()
 
@@ -36,6 +52,24 @@ def register(cli: typer.Typer) -> None:
         """Run the API (on SQLite, the background worker runs in-process too)."""
         asyncio.run(_serve(host, port))
 
+    @cli.command("worker")
+    def worker() -> None:
+        """Run background work only (the insights poller), for scale-out on PostgreSQL."""
+        from workers import insights_poller
+
+        raise typer.Exit(insights_poller.main([]))
+
+    @cli.command("poll")
+    def poll(
+        once: Annotated[
+            bool, typer.Option("--once/--forever", help="One pass with a summary, or keep going.")
+        ] = True,
+    ) -> None:
+        """Poll insights now: one pass over every due post (progress bar in a terminal)."""
+        from workers import insights_poller
+
+        raise typer.Exit(insights_poller.main(["--once"] if once else []))
+
     @cli.command("sandbox")
     def sandbox(
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -47,8 +81,14 @@ def register(cli: typer.Typer) -> None:
         clock_speed: Annotated[
             float, typer.Option(help="Sandbox seconds per real second.", min=0.0)
         ] = 1.0,
+        quiet: Annotated[bool, typer.Option(help="Do not print the world on start.")] = False,
     ) -> None:
         """Run the local Meta Graph / LinkedIn API emulator (for development and tests)."""
         from app.sandbox.server import serve as serve_sandbox
 
-        serve_sandbox(host, port, seed=seed, state_file=state_file, clock_speed=clock_speed)
+        if seed not in (None, "demo"):
+            console.print("[red]error:[/red] --seed takes `demo`")
+            raise typer.Exit(2)
+        serve_sandbox(
+            host, port, seed=seed, state_file=state_file, clock_speed=clock_speed, quiet=quiet
+        )

@@ -22,6 +22,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Take over transaction control from the driver (SQLAlchemy's documented recipe) so that
+    # `_sqlite_begin` decides how transactions start and SAVEPOINTs behave.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the API read while the poller writes; NORMAL sync is safe under WAL.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -29,6 +32,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a read-then-write transaction racing another
+    # writer then waits on busy_timeout instead of failing with SQLITE_BUSY_SNAPSHOT.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
@@ -47,6 +56,7 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 

@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 _ID_RE = re.compile(r"^[0-9A-Za-z_]{1,100}$")
 _COUNTS = "reactions.limit(0).summary(true),comments.limit(0).summary(true)"
-FB_POST_FIELDS = f"{_COUNTS},shares,permalink_url,created_time"
+FB_POST_FIELDS = f"{_COUNTS},shares,permalink_url,created_time,status_type"
 FB_VIDEO_FIELDS = f"{_COUNTS},permalink_url,created_time"
 IG_MEDIA_FIELDS = "id,media_type,media_product_type,like_count,comments_count,timestamp,permalink"
 
@@ -155,7 +155,48 @@ class MetaInsightsClient:
                 node="video" if node_video else "post", edge=edge,
             )  # fmt: skip
             results.update(group_results)
+        await self._upgrade_video_posts(token, groups.get("post", []), results, usage_key)
         return {pid: results[pid] for pid in ids}
+
+    async def _upgrade_video_posts(
+        self,
+        token: str,
+        read_as_posts: list[str],
+        results: dict[str, PostFetchResult],
+        usage_key: str | None,
+    ) -> None:
+        """Posts whose `status_type` shows a video are re-read once with video metrics.
+
+        This happens on a post's first poll only: the kind comes back in the result's
+        ``media_type`` for the caller to cache.
+        """
+        videos = [
+            pid
+            for pid in read_as_posts
+            if (r := results.get(pid)) is not None
+            and r.ok
+            and r.payload is not None
+            and fb_kind(str(r.payload.get("status_type") or ""), pid) == "video_post"
+        ]
+        if not videos:
+            return
+        metrics = fb_metrics_for_kind(
+            self.config.fb_metrics,
+            "video_post",
+            video_metrics=self.config.fb_video_metrics,
+            reel_metrics=self.config.fb_reel_metrics,
+        )
+
+        def build(pid: str, ms: Sequence[str]) -> str:
+            return f"{pid}?fields={_insights_expr('insights', ms)}{FB_POST_FIELDS}"
+
+        upgraded, _ = await self._fetch_group(
+            token, "facebook", "video_post", videos, metrics, build, usage_key,
+            node="post", edge="insights",
+        )  # fmt: skip
+        for pid, result in upgraded.items():
+            if result.ok:
+                results[pid] = result
 
     # --- Instagram --------------------------------------------------------------------------
 

@@ -304,6 +304,16 @@ class SandboxControl:
         )
         return list((await self._call("POST", "/posts", body))["ids"])
 
+    async def list_posts(
+        self, *, owner_id: str | None = None, platform: PostPlatform | None = None
+    ) -> list[dict[str, Any]]:
+        """Live posts (of one owner / platform): id, platform, media_type, created_at, ..."""
+        params = _drop_none({"owner_id": owner_id, "platform": platform})
+        response = await self._client.get(f"{self._prefix}/posts", params=params)
+        if response.status_code >= 400:
+            raise SandboxControlError(response.status_code, response.text)
+        return list(response.json()["posts"])
+
     async def delete_post(self, post_id: str) -> None:
         await self._call("DELETE", f"/posts/{quote(post_id, safe=':')}")
 

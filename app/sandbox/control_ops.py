@@ -31,6 +31,33 @@ async def seed_posts(ctl: Ctl) -> Any:
 
 
 @endpoint
+async def list_posts(ctl: Ctl) -> Any:
+    """Posts of one owner (or all), for clients that track what the world contains."""
+    owner = ctl.request.query_params.get("owner_id")
+    platform = ctl.request.query_params.get("platform")
+    include_deleted = ctl.request.query_params.get("include_deleted") == "true"
+    state = ctl.state
+    ids = state.posts_by_owner.get(owner, []) if owner else list(state.posts)
+    out = []
+    for post_id in ids:
+        post = state.posts[post_id]
+        if (platform and post.platform != platform) or (post.deleted and not include_deleted):
+            continue
+        out.append(
+            {
+                "id": post.id,
+                "platform": post.platform,
+                "owner_id": post.owner_id,
+                "media_type": post.media_type,
+                "product_type": post.product_type,
+                "created_at": post.created_at,
+                "deleted": post.deleted,
+            }
+        )
+    return {"posts": out}
+
+
+@endpoint
 async def delete_post(ctl: Ctl) -> Any:
     post = ctl.state.delete_post(ctl.request.path_params["post_id"])
     return {"deleted": post.id}

@@ -133,3 +133,15 @@ async def build_world(
     world.workspace_id = ws
     world.accounts = accounts
     return world
+
+
+@pytest.fixture
+async def api(runtime: Runtime, refresher: InsightsRefresher) -> AsyncIterator[httpx.AsyncClient]:
+    """The Postmeter API, its platform clients routed to the in-process sandbox."""
+    from app.main import create_app
+
+    app = create_app(runtime.settings, runtime=runtime)
+    app.state.refresher = refresher
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -48,10 +48,14 @@ async def test_refresh_all_platforms_batched(
     before = calls["meta"]
     await refresher.refresh(world.rows["ig"])
     assert calls["meta"] - before == 3  # media types are cached now
+    before = calls["meta"]
+    await refresher.refresh(world.rows["fb"])
+    assert calls["meta"] - before == 3  # ~90 posts (2 calls) + ~30 videos (1 call)
     assert await _count(runtime) == sum(counts.values())
     assert await _count(runtime, ScheduleMetrics) == sum(counts.values())
     # Many posts per HTTP call: Graph batches of 50, LinkedIn URN lists.
-    assert per_key_calls["fb"] == 3  # 50 + 50 + 20
+    # 50 + 50 + 20, plus one call re-reading the videos found by their status_type.
+    assert per_key_calls["fb"] == 4
     # First poll learns media types (2 calls), then one insights call per media kind (3).
     assert per_key_calls["ig"] == 5
     assert per_key_calls["li_org"] == 2  # 50 share URNs per call

@@ -78,7 +78,7 @@ async def test_batch_form_fields_and_appsecret_proof(
     assert graph.urls(0) == [
         "1_2?fields=insights.metric(post_media_view,post_total_media_view_unique,post_clicks,"
         "post_reactions_by_type_total).period(lifetime),reactions.limit(0).summary(true),"
-        "comments.limit(0).summary(true),shares,permalink_url,created_time"
+        "comments.limit(0).summary(true),shares,permalink_url,created_time,status_type"
     ]
 
 

@@ -69,8 +69,7 @@ async def test_token_never_in_plaintext(
         configure_logging("INFO", "json")
 
     if runtime.settings.is_sqlite:
-        async with runtime.engine.begin() as conn:
-            await conn.execute(text("PRAGMA wal_checkpoint(FULL)"))
+        await runtime.engine.dispose()  # flush everything to the file (and its WAL)
         db_path = Path(str(runtime.settings.async_database_url.database))
         for path in [db_path, *db_path.parent.glob(db_path.name + "-*")]:
             raw = path.read_bytes()
