@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import structlog
 from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
+from dbos._utils import GlobalParams  # the launched executor's id (no public getter)
 
 from app import __version__
 from app.core.config import ConfigError, Settings, load_settings
@@ -239,11 +240,20 @@ class PassSummary:
 
 
 async def _pending_fetch_ids() -> list[str]:
-    """Fetch workflows left unfinished (e.g. by a killed worker), recovered on launch."""
-    rows = await DBOS.list_workflows_async(
-        status=["PENDING", "ENQUEUED"], name=fetch_batch_workflow.__qualname__
+    """Fetch batches still to finish: queued ones (any worker may take them) and ones this
+    worker had started when it was killed (recovered by DBOS on launch)."""
+    name = fetch_batch_workflow.__qualname__
+    queued = await DBOS.list_workflows_async(
+        status="ENQUEUED", name=name, load_input=False, load_output=False
     )
-    return [w.workflow_id for w in rows]
+    mine = await DBOS.list_workflows_async(
+        status="PENDING",
+        name=name,
+        executor_id=GlobalParams.executor_id,
+        load_input=False,
+        load_output=False,
+    )
+    return [w.workflow_id for w in [*queued, *mine]]
 
 
 async def run_once(progress: Any = None) -> PassSummary:
