@@ -1,0 +1,5 @@
+"""`python -m app.cli` = `postmeter`."""
+
+from app.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""`postmeter demo`, run as a user would: metrics appear and grow in the API within a minute."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(what: str, fn: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
+    port, sandbox_port = _free_port(), _free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "app.cli", "demo", "--port", str(port),
+             "--sandbox-port", str(sandbox_port)],
+            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    started = time.monotonic()
+    try:
+        key = _wait(
+            "the API key",
+            lambda: (m := re.search(r"pm_[0-9a-f]{16}_[\w-]+", out.read_text())) and m.group(0),
+            60,
+        )
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        )
+
+        def summary() -> dict[str, Any] | None:
+            s: dict[str, Any] = api.get("/api/v1/insights/summary").json()
+            return s if s["fetched_last_24h"] == s["posts_tracked"] > 0 else None
+
+        first = _wait("every demo post fetched", summary, 60)
+        assert first["posts_tracked"] == 40
+        assert first["errors_by_kind"] == {}
+        assert time.monotonic() - started < 60
+        schedule = api.get("/api/v1/schedules", params={"limit": 1}).json()["items"][0]["id"]
+        before = api.get(f"/api/v1/insights/metrics/{schedule}").json()["totals"]["impressions"]
+        assert before is not None
+
+        def grown() -> bool:
+            now = api.get(f"/api/v1/insights/metrics/{schedule}").json()["totals"]["impressions"]
+            return bool(now > before)
+
+        _wait("metrics to grow in the background", grown, 90)
+        history = api.get(f"/api/v1/insights/metrics/{schedule}/history").json()["items"]
+        assert len(history) >= 2  # one point per minute in the demo
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
