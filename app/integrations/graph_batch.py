@@ -111,8 +111,9 @@ class GraphTransport:
     ) -> list[GraphItem]:
         """Run GET ``relative_urls`` (``"{id}?fields=..."``) as batches of ``max_batch``.
 
-        Returns one :class:`GraphItem` per URL, in order. Raises only for failures that hit
-        the whole account: :class:`TokenError` and :class:`ThrottledError`.
+        Returns one :class:`GraphItem` per URL, in order. Raises only :class:`TokenError`
+        (the whole account is unusable). When the account is throttled part-way, items
+        already fetched are kept and the rest carry the :class:`ThrottledError`.
         """
         chunks = [
             list(relative_urls[i : i + self.max_batch])
@@ -154,12 +155,19 @@ class GraphTransport:
 
         async with self._semaphore:
             if fatal:
+                if isinstance(fatal[0], ThrottledError):
+                    # Throttled mid-way: keep what earlier chunks fetched; the rest waits.
+                    return [GraphItem(None, fatal[0]) for _ in urls]
                 raise fatal[0]
             try:
                 await call_with_retry(self._retry, attempt)
             except _ItemsPending:
                 pass  # the last per-item transient errors stay in ``results``
-            except (TokenError, ThrottledError) as exc:
+            except ThrottledError as exc:
+                fatal.append(exc)
+                for index in pending:
+                    results[index] = GraphItem(None, exc)
+            except TokenError as exc:
                 fatal.append(exc)
                 raise
             except PlatformError as exc:

@@ -509,7 +509,7 @@ class InsightsRefresher:
         report.outcomes.append(
             PostOutcome(row.id, row.schedule_id, row.provider, "error", kind, message, retry_at)
         )
-        log.info(
+        log.debug(
             "insights.fetch.post_failed",
             provider=row.provider.value,
             kind=kind,
