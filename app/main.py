@@ -27,9 +27,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
-            refresher = getattr(app.state, "refresher", None)
-            if refresher is not None:
-                await refresher.clients.aclose()
+            if getattr(app.state, "owns_refresher", False):
+                await app.state.refresher.clients.aclose()
             if owns_runtime:
                 await rt.aclose()
 

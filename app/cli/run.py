@@ -21,10 +21,11 @@ async def serve_api(
     from workers import insights_poller
 
     await ensure_schema(runtime)
+    app = create_app(settings, runtime=runtime)
     if in_process_worker:
-        await insights_poller.start_poller(runtime, schedule=True)
+        poller = await insights_poller.start_poller(runtime, schedule=True)
+        app.state.refresher = poller.refresher  # the API's "fetch now" shares its clients
     try:
-        app = create_app(settings, runtime=runtime)
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
         )

@@ -28,12 +28,16 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def get_refresher(request: Request, runtime: RuntimeDep) -> InsightsRefresher:
+async def get_refresher(request: Request, runtime: RuntimeDep) -> InsightsRefresher:
     """One refresher (and pooled platform clients) per app, created on first use."""
     refresher: InsightsRefresher | None = getattr(request.app.state, "refresher", None)
     if refresher is None:
-        refresher = InsightsRefresher(runtime, build_platform_clients(runtime.settings))
+        clients = build_platform_clients(runtime.settings)
+        async with runtime.sessionmaker() as session:
+            await clients.load_rejections(session)
+        refresher = InsightsRefresher(runtime, clients)
         request.app.state.refresher = refresher
+        request.app.state.owns_refresher = True  # closed with the app
     return refresher
 
 
@@ -52,7 +56,7 @@ async def fetch_insights(
         workspace_id=caller.workspace_id,
         schedule_id=schedule_id,
         force_refresh=(body or FetchRequest()).force_refresh,
-        refresher=get_refresher(request, runtime),
+        refresher=await get_refresher(request, runtime),
     )
 
 
