@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput
+from app.core.runtime import Runtime
 from app.models import Provider
 from app.routes.deps import CallerDep, RuntimeDep, SessionDep
 from app.schemas.common import AwareDatetime, ErrorResponse
@@ -28,13 +30,18 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-async def get_refresher(request: Request, runtime: RuntimeDep) -> InsightsRefresher:
-    """One refresher (and pooled platform clients) per app, created on first use."""
+async def get_refresher(
+    request: Request, runtime: Runtime, session: AsyncSession
+) -> InsightsRefresher:
+    """One refresher (and pooled platform clients) per app, created on first use.
+
+    Uses the request's session: on SQLite a second session in the same request would wait
+    for the write lock the first one holds.
+    """
     refresher: InsightsRefresher | None = getattr(request.app.state, "refresher", None)
     if refresher is None:
         clients = build_platform_clients(runtime.settings)
-        async with runtime.sessionmaker() as session:
-            await clients.load_rejections(session)
+        await clients.load_rejections(session)
         refresher = InsightsRefresher(runtime, clients)
         request.app.state.refresher = refresher
         request.app.state.owns_refresher = True  # closed with the app
@@ -56,7 +63,7 @@ async def fetch_insights(
         workspace_id=caller.workspace_id,
         schedule_id=schedule_id,
         force_refresh=(body or FetchRequest()).force_refresh,
-        refresher=await get_refresher(request, runtime),
+        refresher=await get_refresher(request, runtime, session),
     )
 
 
