@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.services.insights_refresh import error_backoff, next_fetch_at, next_utc_midnight
+from app.services.poll_cadence import error_backoff, next_fetch_at, next_utc_midnight
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
 

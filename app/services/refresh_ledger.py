@@ -1,0 +1,221 @@
+"""What one refresh decided, post by post, and the single transaction that writes it down."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.integrations.errors import ThrottledError
+from app.models import (
+    AccountStatus,
+    ExternalStatus,
+    Provider,
+    ScheduleExternal,
+    SocialAccount,
+    ThrottleState,
+)
+from app.services.insights_store import (
+    Snapshot,
+    _insert_for,
+    recompute_schedule_metrics,
+    upsert_snapshots,
+)
+from app.services.platform_clients import PlatformClients
+from app.services.poll_cadence import error_backoff, next_fetch_at, next_utc_midnight
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PostOutcome:
+    external_row_id: uuid.UUID
+    schedule_id: uuid.UUID
+    provider: Provider
+    status: str  # fetched | error
+    error_kind: str | None = None
+    message: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass
+class RefreshReport:
+    outcomes: list[PostOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+@dataclass
+class PostRow:
+    """What a refresh needs of one tracked post (read before any platform call)."""
+
+    id: uuid.UUID
+    schedule_id: uuid.UUID
+    provider: Provider
+    external_id: str
+    media_type: str | None
+    published_at: datetime | None
+    consecutive_failures: int
+
+
+@dataclass
+class AccountRef:
+    id: uuid.UUID
+    provider: Provider
+    external_id: str
+    status: AccountStatus
+    token_enc: str
+
+    @property
+    def throttle_key(self) -> str:
+        return f"{self.provider.value}:{self.external_id}"
+
+    @property
+    def is_organization(self) -> bool:
+        return self.external_id.startswith("urn:li:organization:")
+
+
+class RefreshLedger:
+    """Collects outcomes and the rows to write; `persist` writes them in one transaction."""
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self.settings = settings
+        self.now = now
+        self.report = RefreshReport()
+        self.snapshots: list[Snapshot] = []
+        self.external_updates: list[dict[str, Any]] = []
+        self.account_updates: dict[uuid.UUID, dict[str, Any]] = {}
+        self.throttles: dict[str, dict[str, Any]] = {}
+        self.fetched_schedules: set[uuid.UUID] = set()
+
+    def stored(self, row: PostRow, snapshot: Snapshot) -> None:
+        """A snapshot was taken: schedule the next poll by the cadence."""
+        s = self.settings
+        self.snapshots.append(snapshot)
+        self.external_updates.append(
+            {
+                "id": row.id,
+                "media_type": snapshot.media_type,
+                "last_fetched_at": self.now,
+                "next_fetch_at": next_fetch_at(
+                    row.published_at,
+                    self.now,
+                    hours=s.INSIGHTS_POLL_INTERVAL_HOURS,
+                    decay=s.INSIGHTS_POLL_DECAY,
+                    max_age_days=s.INSIGHTS_MAX_AGE_DAYS,
+                ),
+                "last_error_kind": None,
+                "last_error": None,
+                "consecutive_failures": 0,
+            }
+        )
+        self.fetched_schedules.add(row.schedule_id)
+        self.report.outcomes.append(PostOutcome(row.id, row.schedule_id, row.provider, "fetched"))
+
+    def fail(
+        self,
+        row: PostRow,
+        kind: str,
+        message: str,
+        *,
+        next_at: datetime | None | bool = True,
+        deleted: bool = False,
+    ) -> None:
+        """Record an error; `next_at=True` backs off exponentially, None stops polling."""
+        if next_at is True:
+            next_at = error_backoff(row.consecutive_failures, self.now)
+        retry_at = next_at if isinstance(next_at, datetime) else None
+        update_row: dict[str, Any] = {
+            "id": row.id,
+            "last_error_kind": kind,
+            "last_error": message[:1000],
+            "consecutive_failures": row.consecutive_failures + 1,
+            "next_fetch_at": None if deleted else retry_at,
+        }
+        if deleted:
+            update_row["status"] = ExternalStatus.DELETED  # deleted posts stop being polled
+        self.external_updates.append(update_row)
+        self.report.outcomes.append(
+            PostOutcome(row.id, row.schedule_id, row.provider, "error", kind, message, retry_at)
+        )
+        log.debug("insights.fetch.post_failed", provider=row.provider.value, kind=kind)
+
+    def account_broken(self, account: AccountRef, message: str, rows: list[PostRow]) -> None:
+        """Token errors mark the account at once; no retries until it is reconnected."""
+        self.account_updates[account.id] = {
+            "id": account.id,
+            "status": AccountStatus.RECONNECT_REQUIRED,
+            "last_error": message[:1000],
+            "updated_at": self.now,
+        }
+        log.warning(
+            "insights.account.reconnect_required",
+            account_id=str(account.id),
+            provider=account.provider.value,
+        )
+        later = self.now + timedelta(hours=self.settings.INSIGHTS_POLL_INTERVAL_HOURS)
+        for row in rows:
+            self.fail(row, "token_expired", message, next_at=later)
+
+    def throttled(self, account: AccountRef, exc: ThrottledError, rows: list[PostRow]) -> None:
+        """Pause the key until the platform says; LinkedIn without a hint: UTC midnight."""
+        key = account.throttle_key
+        if account.provider == Provider.LINKEDIN and exc.retry_after is None:
+            until = next_utc_midnight(self.now)  # LinkedIn quotas are daily, reset at 00:00 UTC
+        else:
+            until = exc.retry_after or self.now + timedelta(minutes=15)
+        if exc.scope == "app" and account.provider != Provider.LINKEDIN:
+            key = "meta:app"
+        self.throttles[key] = {
+            "key": key,
+            "provider": account.provider,
+            "throttled_until": until,
+            "reason": exc.message[:500],
+            "updated_at": self.now,
+        }
+        log.warning("insights.fetch.throttled", key=key, until=until.isoformat())
+        self.defer_throttled(rows, until)
+
+    def defer_throttled(self, rows: list[PostRow], until: datetime) -> None:
+        for row in rows:
+            self.fail(row, "throttled", f"throttled until {until.isoformat()}", next_at=until)
+
+    async def persist(self, session: AsyncSession, clients: PlatformClients) -> None:
+        """Write everything, snapshots first (write-first keeps SQLite's lock short)."""
+        await upsert_snapshots(
+            session, self.snapshots, bucket_seconds=self.settings.snapshot_bucket_seconds
+        )
+        if self.external_updates:
+            await _bulk_update(session, ScheduleExternal, self.external_updates)
+        if self.account_updates:
+            await _bulk_update(session, SocialAccount, list(self.account_updates.values()))
+        if self.throttles:
+            stmt = _insert_for(session)(ThrottleState)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    c: getattr(stmt.excluded, c)
+                    for c in ("throttled_until", "reason", "updated_at")
+                },
+            )
+            await session.execute(stmt, list(self.throttles.values()))
+        if self.fetched_schedules:
+            await recompute_schedule_metrics(session, list(self.fetched_schedules))
+        await clients.save_rejections(session)
+
+
+async def _bulk_update(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """ORM bulk UPDATE by primary key, one statement per distinct set of columns."""
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_shape[tuple(sorted(row))].append(row)
+    for group in by_shape.values():
+        await session.execute(update(model), group)
