@@ -82,9 +82,15 @@ async def claim_step(now_iso: str) -> list[dict[str, Any]]:
 
 
 @DBOS.step()
-async def refresh_step(row_ids: list[str]) -> dict[str, Any]:
-    """Fetch, map, upsert and recompute one batch (idempotent if re-executed)."""
-    report = await _ctx().refresher.refresh(parse_ids(row_ids))
+async def refresh_step(row_ids: list[str], lease_until: str) -> dict[str, Any]:
+    """Fetch, map, upsert and recompute one batch (idempotent if re-executed).
+
+    Posts whose claim no longer holds (fetched meanwhile, or re-claimed after the lease ran
+    out) are left alone, so a late batch never fetches them twice.
+    """
+    report = await _ctx().refresher.refresh(
+        parse_ids(row_ids), claimed_until=datetime.fromisoformat(lease_until)
+    )
     errors: dict[str, int] = {}
     for outcome in report.outcomes:
         if outcome.error_kind:
@@ -93,9 +99,11 @@ async def refresh_step(row_ids: list[str]) -> dict[str, Any]:
 
 
 @DBOS.workflow()
-async def fetch_batch_workflow(account_id: str, row_ids: list[str]) -> dict[str, Any]:
+async def fetch_batch_workflow(
+    account_id: str, row_ids: list[str], lease_until: str
+) -> dict[str, Any]:
     log.debug("insights.batch.start", account_id=account_id, posts=len(row_ids))
-    return await refresh_step(row_ids)
+    return await refresh_step(row_ids, lease_until)
 
 
 @DBOS.workflow()
@@ -110,7 +118,10 @@ async def poll_pass_workflow(now_iso: str) -> dict[str, Any]:
             SetEnqueueOptions(queue_partition_key=batch.account_id),
         ):
             await queue.enqueue_async(
-                fetch_batch_workflow, batch.account_id, list(batch.external_row_ids)
+                fetch_batch_workflow,
+                batch.account_id,
+                list(batch.external_row_ids),
+                batch.lease_until,
             )
     posts = sum(len(b.external_row_ids) for b in batches)
     if batches:

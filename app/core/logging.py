@@ -35,6 +35,8 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"\bpm_[0-9a-f]{16}_[A-Za-z0-9_-]+"), "pm_" + MASK),
     (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), MASK),  # Fernet ciphertext
+    (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), MASK),  # Meta access tokens
+    (re.compile(r"\bAQ[A-Za-z0-9_-]{40,}"), MASK),  # LinkedIn access / refresh tokens
     # JSON-ish "access_token": "..." inside an echoed body
     (
         re.compile(r"(\"(?:access_token|refresh_token)\"\s*:\s*\")[^\"]+", re.IGNORECASE),

@@ -411,7 +411,8 @@ class MetaInsightsClient:
             data.extend(new)
             seen.update(r.get("name") for r in new)
             next_url = (page.get("paging") or {}).get("next")
-        body[edge] = {**container, "data": data}
+        # `paging` is dropped: real Graph paging URLs carry the access token.
+        body[edge] = {"data": data}
         return body
 
 

@@ -69,14 +69,13 @@ async def fetch_insights(
 
 @router.get("/metrics/{schedule_id}", responses=ERRORS)
 async def get_metrics(
-    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> ScheduleMetricsOut:
     """The latest snapshot per provider and the computed analytics."""
     return await service.schedule_metrics(
         session,
         workspace_id=caller.workspace_id,
         schedule_id=schedule_id,
-        settings=runtime.settings,
     )
 
 

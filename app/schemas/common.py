@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from app.core.errors import InvalidInput
 
@@ -22,7 +22,10 @@ MAX_FUTURE = timedelta(days=2 * 366)
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a timezone (e.g. 2026-01-31T09:00:00Z)")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +14:00
+        raise ValueError("is out of range (2004 to two years from now)") from None
     if value < EARLIEST or value > datetime.now(UTC) + MAX_FUTURE:
         raise ValueError("is out of range (2004 to two years from now)")
     return value
@@ -42,6 +45,14 @@ class ErrorResponse(BaseModel):
 
 class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; refuse it everywhere so both backends agree.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Page(BaseModel, Generic[T]):

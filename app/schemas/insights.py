@@ -31,6 +31,9 @@ class ProviderFetchResult(BaseModel):
     message: str | None = None
     retry_at: datetime | None = None
     fetched_at: datetime | None = None
+    source: MetricsSource | None = Field(
+        default=None, description="`fake` when FEATURE_FAKE_INSIGHTS generated the values."
+    )
 
 
 class FetchResponse(BaseModel):

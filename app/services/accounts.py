@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, NotFound
 from app.core.security import TokenCipher
-from app.models import AccountStatus, Provider, SocialAccount
+from app.models import AccountStatus, ExternalStatus, Provider, ScheduleExternal, SocialAccount
 from app.models.base import utcnow
 from app.schemas.accounts import AccountCreate, AccountOut, AccountUpdate
 from app.schemas.common import Page, encode_cursor
@@ -139,8 +139,29 @@ async def update_account(
             else data.status
         )
     account.updated_at = utcnow()
+    if account.status in (AccountStatus.ACTIVE, AccountStatus.EXPIRING) and (
+        data.access_token is not None or data.status == AccountStatus.ACTIVE
+    ):
+        await resume_polling(session, account_id=account.id)
     await session.flush()
     return account
+
+
+async def resume_polling(session: AsyncSession, *, account_id: uuid.UUID) -> None:
+    """A reconnected or re-enabled account's live posts are due again at once."""
+    await session.execute(
+        update(ScheduleExternal)
+        .where(
+            ScheduleExternal.account_id == account_id,
+            ScheduleExternal.status == ExternalStatus.LIVE,
+        )
+        .values(
+            next_fetch_at=utcnow(),
+            consecutive_failures=0,
+            last_error_kind=None,
+            last_error=None,
+        )
+    )
 
 
 async def delete_account(

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import Settings
 from app.core.errors import Conflict
 from app.models import (
     AccountStatus,
@@ -33,18 +32,20 @@ from app.schemas.insights import (
 )
 from app.services.insights_refresh import InsightsRefresher
 from app.services.insights_store import history, latest_snapshots
+from app.services.refresh_ledger import throttle_key_for
 from app.services.schedules import get_schedule
 
+# A poll later than this after its due time means the values are behind.
+STALE_GRACE = timedelta(hours=1)
 
-def is_stale(
-    row: PostMetrics, ext: ScheduleExternal | None, settings: Settings, now: datetime
-) -> bool:
+
+def is_stale(ext: ScheduleExternal | None, now: datetime) -> bool:
+    """The last fetch failed, or the next one is overdue (holds for any cadence)."""
     if ext is None:
         return False
     if ext.last_error_kind is not None:
         return True
-    overdue = timedelta(hours=settings.INSIGHTS_POLL_INTERVAL_HOURS * 2)
-    return ext.next_fetch_at is not None and now - row.captured_at > overdue
+    return ext.next_fetch_at is not None and now > ext.next_fetch_at + STALE_GRACE
 
 
 def metrics_out(row: PostMetrics, *, stale: bool) -> MetricsOut:
@@ -106,7 +107,10 @@ async def fetch_now(
             )
         elif not force_refresh and snap is not None and snap.captured_at >= fresh_after:
             results[ext.provider] = ProviderFetchResult(
-                provider=ext.provider, status="fresh", fetched_at=snap.captured_at
+                provider=ext.provider,
+                status="fresh",
+                fetched_at=snap.captured_at,
+                source=snap.source,
             )
         else:
             to_fetch.append(ext.id)
@@ -122,6 +126,7 @@ async def fetch_now(
                 message=outcome.message,
                 retry_at=outcome.retry_at,
                 fetched_at=now if outcome.status == "fetched" else None,
+                source=outcome.source,
             )
     return FetchResponse(
         schedule_id=schedule_id, results=sorted(results.values(), key=lambda r: r.provider.value)
@@ -129,7 +134,7 @@ async def fetch_now(
 
 
 async def schedule_metrics(
-    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID, settings: Settings
+    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> ScheduleMetricsOut:
     await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
     now = utcnow()
@@ -139,10 +144,7 @@ async def schedule_metrics(
     totals = TotalsOut.model_validate(computed, from_attributes=True) if computed else TotalsOut()
     return ScheduleMetricsOut(
         schedule_id=schedule_id,
-        metrics=[
-            metrics_out(r, stale=is_stale(r, externals.get(r.provider), settings, now))
-            for r in rows
-        ],
+        metrics=[metrics_out(r, stale=is_stale(externals.get(r.provider), now)) for r in rows],
         totals=totals,
     )
 
@@ -209,12 +211,10 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
             )
         )
     )
-    keys = {
-        f"{a.provider.value}:{a.external_id}"
-        for a in await session.scalars(
-            select(SocialAccount).where(SocialAccount.workspace_id == workspace_id)
-        )
-    } | {"meta:app"}
+    account_ids = await session.scalars(
+        select(SocialAccount.id).where(SocialAccount.workspace_id == workspace_id)
+    )
+    keys = {throttle_key_for(a) for a in account_ids} | {"meta:app"}
     throttles = await session.scalars(
         select(ThrottleState).where(
             ThrottleState.throttled_until > now, ThrottleState.key.in_(keys)

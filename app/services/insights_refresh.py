@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -61,6 +62,21 @@ class _Loaded:
         return self.throttled.get(account.throttle_key) or app_wide
 
 
+def clean_payload(value: Any, *, secrets: tuple[str, ...]) -> Any:
+    """The raw response as stored: no credential (platforms echo them in paging URLs) and no
+    NUL character (PostgreSQL JSONB refuses it)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, "***")
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: clean_payload(v, secrets=secrets) for k, v in value.items() if k != "paging"}
+    if isinstance(value, list):
+        return [clean_payload(v, secrets=secrets) for v in value]
+    return value
+
+
 class InsightsRefresher:
     """Refreshes batches of tracked posts with the process's platform clients."""
 
@@ -70,18 +86,28 @@ class InsightsRefresher:
         self.settings = runtime.settings
 
     async def refresh(
-        self, external_row_ids: Sequence[uuid.UUID], *, now: datetime | None = None
+        self,
+        external_row_ids: Sequence[uuid.UUID],
+        *,
+        now: datetime | None = None,
+        claimed_until: datetime | None = None,
     ) -> RefreshReport:
-        """Fetch and store metrics for these `schedule_external` rows (any accounts)."""
+        """Fetch and store metrics for these `schedule_external` rows (any accounts).
+
+        With `claimed_until` (the poller's lease), rows no longer held by that claim are
+        skipped: they were fetched meanwhile or belong to a newer claim.
+        """
         ledger = RefreshLedger(self.settings, now or utcnow())
-        loaded = await self._load(external_row_ids, ledger.now)
+        loaded = await self._load(external_row_ids, ledger.now, claimed_until)
         for account, rows in loaded.groups:
             await self._refresh_account(account, rows, loaded, ledger)
         async with self.runtime.sessionmaker() as session, session.begin():
             await ledger.persist(session, self.clients)
         return ledger.report
 
-    async def _load(self, ids: Sequence[uuid.UUID], now: datetime) -> _Loaded:
+    async def _load(
+        self, ids: Sequence[uuid.UUID], now: datetime, claimed_until: datetime | None
+    ) -> _Loaded:
         loaded = _Loaded()
         async with self.runtime.sessionmaker() as session:
             result = await session.execute(
@@ -92,6 +118,8 @@ class InsightsRefresher:
             by_account: dict[uuid.UUID | None, tuple[AccountRef | None, list[PostRow]]] = {}
             for ext, acc in result:
                 if ext.status != ExternalStatus.LIVE:
+                    continue
+                if claimed_until is not None and ext.next_fetch_at != claimed_until:
                     continue
                 key = acc.id if acc else None
                 if key not in by_account:
@@ -112,6 +140,7 @@ class InsightsRefresher:
                         ext.media_type,
                         ext.published_at,
                         ext.consecutive_failures,
+                        ext.last_error_kind,
                     )
                 )
             loaded.groups = list(by_account.values())
@@ -174,7 +203,7 @@ class InsightsRefresher:
             for row in rows:
                 ledger.fail(row, error_kind(exc), exc.message)
             return
-        self._absorb(account, rows, results, ledger)
+        self._absorb(account, token, rows, results, ledger)
 
     async def _fetch(
         self, account: AccountRef, token: str, rows: list[PostRow]
@@ -196,6 +225,7 @@ class InsightsRefresher:
     def _absorb(
         self,
         account: AccountRef,
+        token: str,
         rows: list[PostRow],
         results: dict[str, PostFetchResult],
         ledger: RefreshLedger,
@@ -205,19 +235,25 @@ class InsightsRefresher:
             if result is None:
                 ledger.fail(row, "transient", "no result for this post")
             elif result.ok and result.payload is not None:
-                ledger.stored(row, self._snapshot(account, row, result, ledger.now))
+                ledger.stored(row, self._snapshot(account, row, result, ledger.now, token))
             elif isinstance(result.error, TokenError):
                 ledger.account_broken(account, result.error.message, [row])
             elif isinstance(result.error, ThrottledError):
                 ledger.throttled(account, result.error, [row])
             elif result.error is None:
                 ledger.fail(row, "transient", "empty result")
+            elif error_kind(result.error) == "deleted":
+                ledger.not_found(row, result.error.message)
             else:
-                kind = error_kind(result.error)
-                ledger.fail(row, kind, result.error.message, deleted=kind == "deleted")
+                ledger.fail(row, error_kind(result.error), result.error.message)
 
     def _snapshot(
-        self, account: AccountRef, row: PostRow, result: PostFetchResult, now: datetime
+        self,
+        account: AccountRef,
+        row: PostRow,
+        result: PostFetchResult,
+        now: datetime,
+        token: str,
     ) -> Snapshot:
         assert result.payload is not None
         media_type = result.media_type or row.media_type
@@ -243,7 +279,7 @@ class InsightsRefresher:
             source=source,
             api_version=version,
             media_type=media_type,
-            raw=result.payload,
+            raw=clean_payload(result.payload, secrets=(token,)),
         )
 
     def _fake(self, rows: list[PostRow], has_real: set[uuid.UUID], ledger: RefreshLedger) -> None:

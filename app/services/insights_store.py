@@ -73,7 +73,8 @@ def _newest_per_key(snapshots: Iterable[Snapshot], bucket_seconds: int) -> list[
             "raw": snap.raw,
             **snap.values.as_dict(),
         }
-    return list(best.values())
+    # One lock order for every writer: concurrent upserts on PostgreSQL cannot deadlock.
+    return [best[key] for key in sorted(best, key=lambda k: (str(k[0]), k[1], k[2]))]
 
 
 async def upsert_snapshots(
@@ -137,12 +138,12 @@ async def recompute_schedule_metrics(
     session: AsyncSession, schedule_ids: Sequence[uuid.UUID]
 ) -> None:
     """`normalize_metrics_for_analytics()` for many schedules: latest per provider → analytics."""
-    latest = await latest_snapshots(session, list(set(schedule_ids)))
+    latest = await latest_snapshots(session, sorted(set(schedule_ids), key=str))
     if not latest:
         return
     now = utcnow()
     rows = []
-    for schedule_id, snapshots in latest.items():
+    for schedule_id, snapshots in sorted(latest.items(), key=lambda kv: str(kv[0])):
         analytics = compute_schedule_analytics([values_of(s) for s in snapshots])
         rows.append(
             {
@@ -186,9 +187,10 @@ def _decode_history_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, row_id = raw.split("|")
         parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, int(row_id)
+        number = int(row_id)
+        if parsed.tzinfo is None or not 0 <= number < 2**63:
+            raise ValueError("out of range")
+        return parsed, number
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(
             "cursor: not a cursor returned by this API", code="invalid_cursor"

@@ -133,7 +133,7 @@ def build_platform_clients(
         ),
         http=meta_http,
         rejections=rejections,
-        limiter=KeyedLimiter(),
+        limiter=KeyedLimiter(max_rate=settings.META_MAX_REQUESTS_PER_SECOND),
         usage_listener=usage.record,
     )
     linkedin = LinkedInInsightsClient(

@@ -29,6 +29,7 @@ class PlannedBatch:
     account_id: str
     provider: Provider
     external_row_ids: tuple[str, ...]
+    lease_until: str  # ISO time the claim holds the posts until
 
 
 def batch_workflow_id(account_id: str, due_stamp: str, row_ids: list[str]) -> str:
@@ -90,6 +91,7 @@ async def claim_due_batches(
     for row in rows:
         groups[(str(row.account_id), row.provider)].append(str(row.id))
     stamp = now.strftime("%Y%m%dT%H%M%S")
+    lease_until = (now + lease).isoformat()
     batches = []
     for (account_id, provider), row_ids in groups.items():
         for i in range(0, len(row_ids), batch_size):
@@ -100,6 +102,7 @@ async def claim_due_batches(
                     account_id=account_id,
                     provider=provider,
                     external_row_ids=tuple(chunk),
+                    lease_until=lease_until,
                 )
             )
     return batches

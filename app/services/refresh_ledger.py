@@ -17,6 +17,7 @@ from app.integrations.errors import ThrottledError
 from app.models import (
     AccountStatus,
     ExternalStatus,
+    MetricsSource,
     Provider,
     ScheduleExternal,
     SocialAccount,
@@ -33,6 +34,8 @@ from app.services.poll_cadence import error_backoff, next_fetch_at, next_utc_mid
 
 log = structlog.get_logger(__name__)
 
+NOT_FOUND_STRIKES = 3
+
 
 @dataclass(frozen=True, slots=True)
 class PostOutcome:
@@ -43,6 +46,7 @@ class PostOutcome:
     error_kind: str | None = None
     message: str | None = None
     retry_at: datetime | None = None
+    source: MetricsSource | None = None
 
 
 @dataclass
@@ -64,6 +68,11 @@ class PostRow:
     media_type: str | None
     published_at: datetime | None
     consecutive_failures: int
+    last_error_kind: str | None = None
+
+
+def throttle_key_for(account_id: uuid.UUID) -> str:
+    return f"account:{account_id}"
 
 
 @dataclass
@@ -76,7 +85,9 @@ class AccountRef:
 
     @property
     def throttle_key(self) -> str:
-        return f"{self.provider.value}:{self.external_id}"
+        # Per connected account: another workspace connecting the same page id must
+        # neither see nor cause this account's pauses.
+        return throttle_key_for(self.id)
 
     @property
     def is_organization(self) -> bool:
@@ -118,7 +129,9 @@ class RefreshLedger:
             }
         )
         self.fetched_schedules.add(row.schedule_id)
-        self.report.outcomes.append(PostOutcome(row.id, row.schedule_id, row.provider, "fetched"))
+        self.report.outcomes.append(
+            PostOutcome(row.id, row.schedule_id, row.provider, "fetched", source=snapshot.source)
+        )
 
     def fail(
         self,
@@ -147,6 +160,15 @@ class RefreshLedger:
             PostOutcome(row.id, row.schedule_id, row.provider, "error", kind, message, retry_at)
         )
         log.debug("insights.fetch.post_failed", provider=row.provider.value, kind=kind)
+
+    def not_found(self, row: PostRow, message: str) -> None:
+        """Graph answers "does not exist" for missing permissions too: a post is taken for
+        deleted (and no longer polled) only after NOT_FOUND_STRIKES answers in a row."""
+        strikes = row.consecutive_failures + 1 if row.last_error_kind == "not_found" else 1
+        if strikes >= NOT_FOUND_STRIKES:
+            self.fail(row, "deleted", message, deleted=True)
+        else:
+            self.fail(row, "not_found", message)
 
     def account_broken(self, account: AccountRef, message: str, rows: list[PostRow]) -> None:
         """Token errors mark the account at once; no retries until it is reconnected."""
@@ -215,7 +237,7 @@ class RefreshLedger:
 async def _bulk_update(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
     """ORM bulk UPDATE by primary key, one statement per distinct set of columns."""
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: str(r["id"])):  # one lock order for all writers
         by_shape[tuple(sorted(row))].append(row)
     for group in by_shape.values():
         await session.execute(update(model), group)

@@ -12,6 +12,7 @@ from app.core.runtime import Runtime
 from app.models import MetricsSource, PostMetrics
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
+from app.services.workspaces import create_api_key
 from tests.integration.conftest import build_world, sandbox_settings
 
 
@@ -41,3 +42,18 @@ async def test_fake_metrics_are_labelled_and_never_replace_real(
     report = await refresher.refresh(world.rows["fb"])
     kinds = [o.error_kind for o in report.outcomes]
     assert kinds.count("real_data_exists") == 1
+
+
+async def test_fetch_now_says_fake(
+    runtime: Runtime, api: Any, ctl: SandboxControl, demo: dict[str, Any]
+) -> None:
+    world = await build_world(runtime, ctl, demo, {"fb": 1})
+    async with runtime.sessionmaker() as session, session.begin():
+        key = await create_api_key(session, workspace_id=world.workspace_id)
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    sid = world.schedules["fb"][0]
+    r = await api.post(f"/api/v1/insights/fetch/{sid}", headers=headers)
+    assert [(x["status"], x["source"]) for x in r.json()["results"]] == [("fetched", "fake")]
+    m = (await api.get(f"/api/v1/insights/metrics/{sid}", headers=headers)).json()
+    assert m["metrics"][0]["source"] == "fake"
+    assert m["totals"]["includes_fake"] is True

@@ -13,6 +13,7 @@ from app.services.insights_refresh import InsightsRefresher
 from app.services.workspaces import create_api_key
 from tests.conftest import make_tenant
 from tests.integration.conftest import build_world
+from tests.routes.helpers import make_account
 
 
 async def test_meta_page_over_quota_is_paused_and_reported(
@@ -41,12 +42,14 @@ async def test_meta_page_over_quota_is_paused_and_reported(
         key = await create_api_key(session, workspace_id=world.workspace_id)
     owner = {"Authorization": f"Bearer {key.plaintext}"}
     s = (await api.get("/api/v1/insights/summary", headers=owner)).json()
-    assert [t["key"] for t in s["throttled"]] == [f"facebook:{demo['page_id']}"]
+    assert [t["key"] for t in s["throttled"]] == [f"account:{world.accounts['fb']}"]
     assert datetime.fromisoformat(s["throttled"][0]["until"]) == retry_at
     assert s["errors_by_kind"]["throttled"] == len(throttled)
+    # Another workspace connecting the same page id neither sees nor shares the pause.
     other = await make_tenant(runtime, "viewer")
+    await make_account(api, other, "facebook", external_id=demo["page_id"])
     s = (await api.get("/api/v1/insights/summary", headers=other.headers)).json()
-    assert s["throttled"] == []  # another workspace does not see this page's key
+    assert s["throttled"] == []
 
 
 async def test_linkedin_429_parks_key_until_utc_midnight(
