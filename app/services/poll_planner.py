@@ -64,7 +64,12 @@ async def claim_due_batches(
     every tick.
     """
     stmt = (
-        select(ScheduleExternal.id, ScheduleExternal.account_id, ScheduleExternal.provider)
+        select(
+            ScheduleExternal.id,
+            ScheduleExternal.account_id,
+            ScheduleExternal.provider,
+            ScheduleExternal.media_type,
+        )
         .outerjoin(SocialAccount, ScheduleExternal.account_id == SocialAccount.id)
         .where(
             ScheduleExternal.status == ExternalStatus.LIVE,
@@ -87,13 +92,15 @@ async def claim_due_batches(
             .values(next_fetch_at=now + lease)
             .execution_options(synchronize_session=False)
         )
-    groups: dict[tuple[str, Provider], list[str]] = defaultdict(list)
+    # One media type per batch: Graph reads each kind with its own metric set, so a batch of
+    # one kind is one HTTP call (mixed kinds would cost one call per kind).
+    groups: dict[tuple[str, Provider, str], list[str]] = defaultdict(list)
     for row in rows:
-        groups[(str(row.account_id), row.provider)].append(str(row.id))
+        groups[(str(row.account_id), row.provider, row.media_type or "")].append(str(row.id))
     stamp = now.strftime("%Y%m%dT%H%M%S")
     lease_until = (now + lease).isoformat()
     batches = []
-    for (account_id, provider), row_ids in groups.items():
+    for (account_id, provider, _media_type), row_ids in groups.items():
         for i in range(0, len(row_ids), batch_size):
             chunk = row_ids[i : i + batch_size]
             batches.append(
