@@ -75,7 +75,7 @@ async def claim_step(now_iso: str) -> list[dict[str, Any]]:
         batches = await claim_due_batches(
             session,
             now=datetime.fromisoformat(now_iso),
-            batch_size=ctx.runtime.settings.INSIGHTS_BATCH_SIZE,
+            batch_size=ctx.runtime.settings.INSIGHTS_POSTS_PER_WORKFLOW,
             limit=CLAIM_LIMIT,
         )
     return [asdict(b) for b in batches]

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     INSIGHTS_FRESH_SECONDS: int = Field(default=900, ge=0, le=86400 * 7)
     INSIGHTS_POLL_TICK_SECONDS: int = Field(default=60, ge=1, le=3600)
     INSIGHTS_BATCH_SIZE: int = Field(default=50, ge=1, le=50)
+    INSIGHTS_POSTS_PER_WORKFLOW: int = Field(default=500, ge=1, le=5000)
     INSIGHTS_ACCOUNT_CONCURRENCY: int = Field(default=2, ge=1, le=64)
     INSIGHTS_WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=256)
     INSIGHTS_HTTP_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=300)

@@ -156,8 +156,9 @@ class LinkedInInsightsClient:
     ) -> dict[str, PostFetchResult]:
         """Lifetime ``totalShareStatistics`` of organization posts, many URNs per call.
 
-        URNs are split into ``shares=List(..)`` and ``ugcPosts=List(..)`` and chunked by
-        ``chunk_size``. A post missing from the answer gets :class:`NoStatisticsError`; a
+        Each call carries up to ``chunk_size`` URNs, split into ``shares=List(..)`` and
+        ``ugcPosts=List(..)`` of the same request; chunks run a few at a time. A post
+        missing from the answer gets :class:`NoStatisticsError`; a
         chunk rejected as a whole is bisected so one bad URN cannot fail its neighbours.
         Raises :class:`TokenError`/:class:`ThrottledError` for account-wide failures.
         """
@@ -172,18 +173,29 @@ class LinkedInInsightsClient:
                     InvalidRequestError("not a share or ugcPost URN", provider="linkedin")
                 )
         size = max(1, self.config.chunk_size)
-        for param, group in (("shares", shares), ("ugcPosts", ugc)):
-            for i in range(0, len(group), size):
-                chunk = group[i : i + size]
-                results.update(await self._org_chunk(token, organization_urn, param, chunk))
+        ordered = shares + ugc
+        chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        semaphore = asyncio.Semaphore(max(1, self.config.member_concurrency))
+
+        async def run(chunk: list[str]) -> dict[str, PostFetchResult]:
+            async with semaphore:
+                return await self._org_chunk(token, organization_urn, chunk)
+
+        for part in await asyncio.gather(*(run(c) for c in chunks)):
+            results.update(part)
         return {urn: results[urn] for urn in urns}
 
     async def _org_chunk(
-        self, token: str, org_urn: str, param: str, chunk: list[str]
+        self, token: str, org_urn: str, chunk: list[str]
     ) -> dict[str, PostFetchResult]:
+        lists = "".join(
+            f"&{param}={restli_list(group)}"
+            for param, prefix in (("shares", _SHARE_PREFIX), ("ugcPosts", _UGC_PREFIX))
+            if (group := [u for u in chunk if u.startswith(prefix)])
+        )
         query = (
             "/rest/organizationalEntityShareStatistics?q=organizationalEntity"
-            f"&organizationalEntity={encode_urn(org_urn)}&{param}={restli_list(chunk)}"
+            f"&organizationalEntity={encode_urn(org_urn)}{lists}"
         )
         try:
             elements = await self._get_all_elements(token, query, throttle_key=org_urn)
@@ -194,8 +206,8 @@ class LinkedInInsightsClient:
             if len(chunk) == 1 or not isinstance(exc, InvalidRequestError | NotFoundError):
                 return {urn: PostFetchResult.failure(exc) for urn in chunk}
             half = len(chunk) // 2
-            left = await self._org_chunk(token, org_urn, param, chunk[:half])
-            return left | await self._org_chunk(token, org_urn, param, chunk[half:])
+            left = await self._org_chunk(token, org_urn, chunk[:half])
+            return left | await self._org_chunk(token, org_urn, chunk[half:])
         by_urn = {str(e.get("share") or e.get("ugcPost")): e for e in elements}
         out: dict[str, PostFetchResult] = {}
         for urn in chunk:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from app.core.errors import InvalidInput
 from app.models import METRIC_FIELDS, MetricsSource, PostMetrics, Provider, ScheduleMetrics
@@ -49,8 +50,15 @@ def bucket_start(moment: datetime, bucket_seconds: int) -> datetime:
 
 
 def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT (for ON CONFLICT), rendering NULLs so a whole batch of rows with
+    different null columns stays one executemany instead of many small statements."""
     name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if name == "postgresql" else sqlite.insert
+
+    def build(model: Any) -> Any:
+        return insert(model).execution_options(render_nulls=True)
+
+    return build
 
 
 def _newest_per_key(snapshots: Iterable[Snapshot], bucket_seconds: int) -> list[dict[str, Any]]:
@@ -113,7 +121,13 @@ def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
         .where(PostMetrics.schedule_id.in_(schedule_ids))
         .subquery()
     )
-    return select(PostMetrics).join(ranked, PostMetrics.id == ranked.c.id).where(ranked.c.rank == 1)
+    return (
+        select(PostMetrics)
+        .join(ranked, PostMetrics.id == ranked.c.id)
+        .where(ranked.c.rank == 1)
+        # The raw payload is large and never needed here; refuse to load it by accident.
+        .options(defer(PostMetrics.raw, raiseload=True))
+    )
 
 
 async def latest_snapshots(
