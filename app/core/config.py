@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     META_GRAPH_API_VERSION: str = Field(default="v25.0", pattern=r"^v\d{2,3}\.0$")
     META_APP_ID: str | None = None
     META_APP_SECRET: SecretStr | None = None
-    META_MAX_REQUESTS_PER_SECOND: float = Field(default=50.0, gt=0, le=10_000)
+    META_MAX_REQUESTS_PER_SECOND: float = Field(default=200.0, gt=0, le=10_000)
     META_INSIGHTS_FIELDS_FB: str | None = None
     IG_INSIGHTS_METRICS: str | None = None
 

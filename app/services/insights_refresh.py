@@ -7,6 +7,7 @@ writes in one write-first transaction, so SQLite's single writer is never held a
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,17 +64,28 @@ class _Loaded:
 
 
 def clean_payload(value: Any, *, secrets: tuple[str, ...]) -> Any:
-    """The raw response as stored: no credential (platforms echo them in paging URLs) and no
-    NUL character (PostgreSQL JSONB refuses it)."""
+    """The raw response as stored: no credential (platforms echo them in paging URLs), no
+    `paging` objects, and no NUL character (PostgreSQL JSONB refuses it)."""
+    text = json.dumps(value)
+    if (
+        '"paging"' not in text
+        and "\\u0000" not in text
+        and not any(s in text for s in secrets if s)
+    ):
+        return value  # the common case: nothing to remove, skip the walk
+    return _clean(value, secrets)
+
+
+def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret:
                 value = value.replace(secret, "***")
         return value.replace("\x00", "")
     if isinstance(value, dict):
-        return {k: clean_payload(v, secrets=secrets) for k, v in value.items() if k != "paging"}
+        return {k: _clean(v, secrets) for k, v in value.items() if k != "paging"}
     if isinstance(value, list):
-        return [clean_payload(v, secrets=secrets) for v in value]
+        return [_clean(v, secrets) for v in value]
     return value
 
 

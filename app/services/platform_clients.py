@@ -129,6 +129,8 @@ def build_platform_clients(
             ig_metrics=ig.metrics if settings.IG_INSIGHTS_METRICS else None,
             timeout_s=settings.INSIGHTS_HTTP_TIMEOUT_SECONDS,
             max_batch=settings.INSIGHTS_BATCH_SIZE,
+            # As many Graph batches in flight as the worker runs fetch workflows.
+            max_concurrent_batches=max(4, settings.INSIGHTS_WORKER_CONCURRENCY),
             retry=retry,
         ),
         http=meta_http,

@@ -82,3 +82,8 @@ def test_clean_payload_drops_paging_credentials_and_nul() -> None:
     assert cleaned["insights"]["data"] == payload["insights"]["data"]
     assert cleaned["message"] == "hello ***"
     assert cleaned["list"] == ["***", 3]
+
+
+def test_clean_payload_leaves_clean_payloads_untouched() -> None:
+    payload = {"insights": {"data": [{"name": "post_media_view", "values": [{"value": 5}]}]}}
+    assert clean_payload(payload, secrets=("EAAsecret",)) is payload
