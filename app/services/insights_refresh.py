@@ -122,37 +122,58 @@ class InsightsRefresher:
     ) -> _Loaded:
         loaded = _Loaded()
         async with self.runtime.sessionmaker() as session:
+            # Plain columns, not ORM objects: this runs for every batch the poller fetches.
+            ext, acc = ScheduleExternal, SocialAccount
             result = await session.execute(
-                select(ScheduleExternal, SocialAccount)
-                .outerjoin(SocialAccount, ScheduleExternal.account_id == SocialAccount.id)
-                .where(ScheduleExternal.id.in_(ids))
+                select(
+                    ext.id,
+                    ext.schedule_id,
+                    ext.provider,
+                    ext.external_id,
+                    ext.media_type,
+                    ext.published_at,
+                    ext.consecutive_failures,
+                    ext.last_error_kind,
+                    ext.status,
+                    ext.next_fetch_at,
+                    acc.id.label("acc_id"),
+                    acc.provider.label("acc_provider"),
+                    acc.external_id.label("acc_external_id"),
+                    acc.status.label("acc_status"),
+                    acc.access_token_enc,
+                )  # fmt: skip
+                .outerjoin(acc, ext.account_id == acc.id)
+                .where(ext.id.in_(ids))
             )
             by_account: dict[uuid.UUID | None, tuple[AccountRef | None, list[PostRow]]] = {}
-            for ext, acc in result:
-                if ext.status != ExternalStatus.LIVE:
+            for r in result:
+                if r.status != ExternalStatus.LIVE:
                     continue
-                if claimed_until is not None and ext.next_fetch_at != claimed_until:
+                if claimed_until is not None and r.next_fetch_at != claimed_until:
                     continue
-                key = acc.id if acc else None
-                if key not in by_account:
+                if r.acc_id not in by_account:
                     ref = (
                         AccountRef(
-                            acc.id, acc.provider, acc.external_id, acc.status, acc.access_token_enc
+                            r.acc_id,
+                            r.acc_provider,
+                            r.acc_external_id,
+                            r.acc_status,
+                            r.access_token_enc,
                         )
-                        if acc
+                        if r.acc_id is not None
                         else None
                     )
-                    by_account[key] = (ref, [])
-                by_account[key][1].append(
+                    by_account[r.acc_id] = (ref, [])
+                by_account[r.acc_id][1].append(
                     PostRow(
-                        ext.id,
-                        ext.schedule_id,
-                        ext.provider,
-                        ext.external_id,
-                        ext.media_type,
-                        ext.published_at,
-                        ext.consecutive_failures,
-                        ext.last_error_kind,
+                        r.id,
+                        r.schedule_id,
+                        r.provider,
+                        r.external_id,
+                        r.media_type,
+                        r.published_at,
+                        r.consecutive_failures,
+                        r.last_error_kind,
                     )
                 )
             loaded.groups = list(by_account.values())

@@ -151,14 +151,41 @@ def values_of(row: PostMetrics) -> MetricValues:
 async def recompute_schedule_metrics(
     session: AsyncSession, schedule_ids: Sequence[uuid.UUID]
 ) -> None:
-    """`normalize_metrics_for_analytics()` for many schedules: latest per provider → analytics."""
-    latest = await latest_snapshots(session, sorted(set(schedule_ids), key=str))
+    """`normalize_metrics_for_analytics()` for many schedules: latest per provider → analytics.
+
+    Reads plain columns (no ORM objects, no raw payloads): this runs for every fetched batch.
+    """
+    ids = sorted(set(schedule_ids), key=str)
+    if not ids:
+        return
+    ranked = (
+        select(
+            PostMetrics.schedule_id,
+            PostMetrics.provider,
+            PostMetrics.source,
+            *(getattr(PostMetrics, name) for name in METRIC_FIELDS),
+            func.row_number()
+            .over(
+                partition_by=(PostMetrics.schedule_id, PostMetrics.provider),
+                order_by=PostMetrics.fetched_at.desc(),
+            )
+            .label("rank"),
+        )
+        .where(PostMetrics.schedule_id.in_(ids))
+        .subquery()
+    )
+    latest: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in await session.execute(select(ranked).where(ranked.c.rank == 1)):
+        latest[row.schedule_id].append(row)
     if not latest:
         return
     now = utcnow()
     rows = []
     for schedule_id, snapshots in sorted(latest.items(), key=lambda kv: str(kv[0])):
-        analytics = compute_schedule_analytics([values_of(s) for s in snapshots])
+        snapshots.sort(key=lambda s: s.provider.value)
+        analytics = compute_schedule_analytics(
+            [MetricValues(**{name: getattr(s, name) for name in METRIC_FIELDS}) for s in snapshots]
+        )
         rows.append(
             {
                 "schedule_id": schedule_id,
