@@ -76,11 +76,10 @@ FB_KNOWN_METRICS = frozenset(
     )
 )
 # Video nodes (``/{video-id}/video_insights``) and reels have their own metric names.
+# The video impressions metrics went with the other impressions metrics (views replaced them).
 FB_VIDEO_NODE_METRICS = (
     "total_video_views",
     "total_video_views_unique",
-    "total_video_impressions",
-    "total_video_impressions_unique",
 )
 FB_REEL_NODE_METRICS = (
     "blue_reels_play_count",

@@ -200,8 +200,9 @@ async def test_fb_video_uses_video_insights(graph: FakeGraph) -> None:
         )
     urls = {u.split("?")[0]: u for u in graph.urls(0) + graph.urls(1) + graph.urls(2)}
     assert urls["777"].startswith(
-        "777?fields=video_insights.metric(total_video_views,total_video_views_unique,"
+        "777?fields=video_insights.metric(total_video_views,total_video_views_unique)"
     )
+    assert "impressions" not in urls["777"]  # retired with the other impressions metrics
     assert "shares" not in urls["777"]
     assert "post_video_views" in urls["1_5"]
     assert "post_video_views" not in urls["1_6"]
