@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,9 +14,24 @@ import pytest
 import respx
 import stamina
 
+from app.integrations.meta_insights import MetaClientConfig, MetaInsightsClient
+
 GRAPH = "https://graph.test"
 TOKEN = "EAABtesttoken1234567890abcdef"
+SECRET = "app-secret-xyz"
 _METRICS_RE = re.compile(r"(video_insights|insights)\.metric\(([^)]*)\)")
+
+
+def meta_config(**overrides: object) -> MetaClientConfig:
+    """A Meta client config against the fake Graph, with an app secret (so proofs are sent)."""
+    base: dict[str, object] = {"base_url": GRAPH, "api_version": "v25.0", "app_secret": SECRET}
+    return MetaClientConfig(**(base | overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def meta_client() -> AsyncIterator[MetaInsightsClient]:
+    async with MetaInsightsClient(meta_config()) as meta:
+        yield meta
 
 
 @pytest.fixture(autouse=True)

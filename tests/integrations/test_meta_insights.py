@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import respx
-from conftest import GRAPH, TOKEN, FakeGraph
+from conftest import GRAPH, TOKEN, FakeGraph, meta_config
 
 from app.integrations.errors import (
     NotFoundError,
 )
 from app.integrations.http import KeyedLimiter, MetaUsage
-from app.integrations.meta_insights import MetaClientConfig, MetaInsightsClient
+from app.integrations.meta_insights import MetaInsightsClient
 from app.integrations.metric_sets import MetricRejections, resolve_fb_metrics, resolve_ig_metrics
 from app.services.insights_mapper import map_meta_to_post_metrics
 
-SECRET = "app-secret-xyz"
-
-
-def _config(**overrides: object) -> MetaClientConfig:
-    base: dict[str, object] = {"base_url": GRAPH, "api_version": "v25.0", "app_secret": SECRET}
-    return MetaClientConfig(**(base | overrides))  # type: ignore[arg-type]
-
 
 @pytest.fixture
-async def client() -> AsyncIterator[MetaInsightsClient]:
-    async with MetaInsightsClient(_config()) as meta:
-        yield meta
+def client(meta_client: MetaInsightsClient) -> MetaInsightsClient:
+    return meta_client
 
 
 async def test_batch_of_50_with_one_failing_item(
@@ -83,7 +74,7 @@ async def test_batch_form_fields_and_appsecret_proof(
 
 
 async def test_no_appsecret_proof_without_secret(graph: FakeGraph) -> None:
-    async with MetaInsightsClient(_config(app_secret=None)) as meta:
+    async with MetaInsightsClient(meta_config(app_secret=None)) as meta:
         await meta.get_fb_post_insights(TOKEN, ["1_2"])
     assert "appsecret_proof" not in graph.calls[0]["form"]
 
@@ -91,7 +82,7 @@ async def test_no_appsecret_proof_without_secret(graph: FakeGraph) -> None:
 async def test_unnamed_invalid_metric_is_probed_dropped_and_remembered(graph: FakeGraph) -> None:
     graph.retired = {"post_clicks"}
     rejections = MetricRejections()
-    async with MetaInsightsClient(_config(), rejections=rejections) as meta:
+    async with MetaInsightsClient(meta_config(), rejections=rejections) as meta:
         first = await meta.get_fb_post_insights(TOKEN, ["1_1", "1_2"])
         assert len(graph.calls) == 3  # all fail, one probe batch, retry without the metric
         assert len(graph.calls[1]["batch"]) == 4  # each metric alone on one post
@@ -114,7 +105,7 @@ async def test_unnamed_invalid_metric_is_probed_dropped_and_remembered(graph: Fa
 
 async def test_named_invalid_metric_is_dropped_without_probe(graph: FakeGraph) -> None:
     graph.retired, graph.name_retired = {"post_clicks"}, True
-    async with MetaInsightsClient(_config()) as meta:
+    async with MetaInsightsClient(meta_config()) as meta:
         results = await meta.get_fb_post_insights(TOKEN, ["1_1"])
     assert len(graph.calls) == 2  # no probe needed: the error named the metric
     assert "post_clicks" not in graph.calls[1]["form"]["batch"]
@@ -125,7 +116,7 @@ async def test_named_invalid_metric_is_dropped_without_probe(graph: FakeGraph) -
 async def test_all_metrics_rejected_still_returns_object_counts(graph: FakeGraph) -> None:
     graph.retired = {"post_media_view", "post_total_media_view_unique", "post_clicks",
                      "post_reactions_by_type_total"}  # fmt: skip
-    async with MetaInsightsClient(_config()) as meta:
+    async with MetaInsightsClient(meta_config()) as meta:
         result = (await meta.get_fb_post_insights(TOKEN, ["1_1"]))["1_1"]
     assert result.ok
     assert len(result.dropped_metrics) == 4
@@ -138,7 +129,7 @@ async def test_ig_unsupported_metric_for_product_type_remembered(graph: FakeGrap
     graph.kinds = {"9": ("IMAGE", "STORY")}
     graph.unsupported = {"STORY": {"replies"}}
     rejections = MetricRejections()
-    async with MetaInsightsClient(_config(), rejections=rejections) as meta:
+    async with MetaInsightsClient(meta_config(), rejections=rejections) as meta:
         first = await meta.get_ig_media_insights(TOKEN, ["9"], media_types={"9": "STORY/IMAGE"})
         # insights fails -> re-discover to confirm the cached type -> retry without it
         assert len(graph.calls) == 3
@@ -154,7 +145,7 @@ async def test_ig_wrong_cached_type_is_not_blamed_on_the_metric(graph: FakeGraph
     graph.kinds = {"9": ("IMAGE", "STORY")}
     graph.unsupported = {"STORY": {"saved", "likes", "comments"}}
     rejections = MetricRejections()
-    async with MetaInsightsClient(_config(), rejections=rejections) as meta:
+    async with MetaInsightsClient(meta_config(), rejections=rejections) as meta:
         result = await meta.get_ig_media_insights(TOKEN, ["9"], media_types={"9": "FEED/IMAGE"})
     assert result["9"].ok
     assert result["9"].media_type == "STORY/IMAGE"
@@ -164,7 +155,7 @@ async def test_ig_wrong_cached_type_is_not_blamed_on_the_metric(graph: FakeGraph
 async def test_ig_discovers_media_type_then_fetches_insights(graph: FakeGraph) -> None:
     graph.kinds = {"1": ("IMAGE", "FEED"), "2": ("VIDEO", "REELS"), "3": ("IMAGE", "STORY"),
                    "4": ("CAROUSEL_ALBUM", "FEED")}  # fmt: skip
-    async with MetaInsightsClient(_config()) as meta:
+    async with MetaInsightsClient(meta_config()) as meta:
         results = await meta.get_ig_media_insights(TOKEN, ["1", "2", "3", "4"])
     assert graph.urls(0) == [
         f"{i}?fields=id,media_type,media_product_type,like_count,comments_count,timestamp,permalink"
@@ -186,7 +177,7 @@ async def test_ig_discovers_media_type_then_fetches_insights(graph: FakeGraph) -
 
 
 async def test_ig_known_types_skip_discovery(graph: FakeGraph) -> None:
-    async with MetaInsightsClient(_config()) as meta:
+    async with MetaInsightsClient(meta_config()) as meta:
         await meta.get_ig_media_insights(
             TOKEN, ["1", "2"], media_types={"1": "IMAGE", "2": "IMAGE"}
         )
@@ -194,7 +185,7 @@ async def test_ig_known_types_skip_discovery(graph: FakeGraph) -> None:
 
 
 async def test_fb_video_uses_video_insights(graph: FakeGraph) -> None:
-    async with MetaInsightsClient(_config()) as meta:
+    async with MetaInsightsClient(meta_config()) as meta:
         results = await meta.get_fb_post_insights(
             TOKEN, ["777", "1_5", "1_6"], media_types={"777": "video", "1_5": "added_video"}
         )
@@ -217,7 +208,9 @@ async def test_fb_video_uses_video_insights(graph: FakeGraph) -> None:
 async def test_legacy_env_names_are_translated_before_sending(graph: FakeGraph) -> None:
     fb = resolve_fb_metrics("impressions,post_impressions_unique,likes,comments,shares,clicks")
     ig = resolve_ig_metrics("impressions,reach,likes,comments,saves,video_views")
-    async with MetaInsightsClient(_config(fb_metrics=fb.metrics, ig_metrics=ig.metrics)) as meta:
+    async with MetaInsightsClient(
+        meta_config(fb_metrics=fb.metrics, ig_metrics=ig.metrics)
+    ) as meta:
         fb_results = await meta.get_fb_post_insights(TOKEN, ["1_1"])
         ig_results = await meta.get_ig_media_insights(TOKEN, ["5"], media_types={"5": "IMAGE"})
     assert (
@@ -257,7 +250,7 @@ async def test_usage_headers_feed_listener_and_limiter(graph: FakeGraph) -> None
     seen: list[tuple[str | None, MetaUsage]] = []
     limiter = KeyedLimiter(max_rate=1000, time_period=1)
     async with MetaInsightsClient(
-        _config(), limiter=limiter, usage_listener=lambda k, u: seen.append((k, u))
+        meta_config(), limiter=limiter, usage_listener=lambda k, u: seen.append((k, u))
     ) as meta:
         await meta.get_fb_post_insights(TOKEN, ["1_1"], page_id="1")
     key, usage = seen[0]
@@ -280,7 +273,7 @@ async def test_insights_paging_is_followed_for_new_metrics() -> None:
     with respx.mock(base_url=GRAPH) as mock:
         mock.post("/v25.0/").respond(200, json=[{"code": 200, "body": json.dumps(first)}])
         nxt = mock.get("/v25.0/1_1/insights").respond(200, json=page2)
-        async with MetaInsightsClient(_config()) as meta:
+        async with MetaInsightsClient(meta_config()) as meta:
             result = (await meta.get_fb_post_insights(TOKEN, ["1_1"]))["1_1"]
     assert nxt.call_count == 1
     params = nxt.calls[0].request.url.params
@@ -300,7 +293,7 @@ async def test_malformed_ids_fail_alone(graph: FakeGraph, client: MetaInsightsCl
 
 async def test_shared_http_client_is_not_closed(graph: FakeGraph) -> None:
     http = httpx.AsyncClient(base_url=GRAPH)
-    async with MetaInsightsClient(_config(), http=http) as meta:
+    async with MetaInsightsClient(meta_config(), http=http) as meta:
         await meta.get_fb_post_insights(TOKEN, ["1_1"])
     assert not http.is_closed
     await http.aclose()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import respx
 import time_machine
-from conftest import GRAPH, TOKEN
+from conftest import GRAPH, TOKEN, meta_config
 
 from app.integrations.errors import (
     ThrottledError,
@@ -18,20 +17,12 @@ from app.integrations.errors import (
     TransientError,
 )
 from app.integrations.http import KeyedLimiter, RetryPolicy
-from app.integrations.meta_insights import MetaClientConfig, MetaInsightsClient
-
-SECRET = "app-secret-xyz"
-
-
-def _config(**overrides: object) -> MetaClientConfig:
-    base: dict[str, object] = {"base_url": GRAPH, "api_version": "v25.0", "app_secret": SECRET}
-    return MetaClientConfig(**(base | overrides))  # type: ignore[arg-type]
+from app.integrations.meta_insights import MetaInsightsClient
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[MetaInsightsClient]:
-    async with MetaInsightsClient(_config()) as meta:
-        yield meta
+def client(meta_client: MetaInsightsClient) -> MetaInsightsClient:
+    return meta_client
 
 
 async def test_throttle_with_short_retry_after_is_retried() -> None:
@@ -42,7 +33,7 @@ async def test_throttle_with_short_retry_after_is_retried() -> None:
     ])  # fmt: skip
     with respx.mock(base_url=GRAPH) as mock:
         route = mock.post("/v25.0/").mock(side_effect=lambda _req: next(replies))
-        async with MetaInsightsClient(_config()) as meta:
+        async with MetaInsightsClient(meta_config()) as meta:
             results = await meta.get_fb_post_insights(TOKEN, ["1_1"])
     assert route.call_count == 2
     assert results["1_1"].ok
@@ -59,7 +50,7 @@ async def test_long_throttle_is_reported_for_parking_not_slept_on() -> None:
             headers={"X-Business-Use-Case-Usage": json.dumps(buc)},
             json={"error": {"code": 32, "message": "Page request limit reached"}},
         )
-        async with MetaInsightsClient(_config(), limiter=limiter) as meta:
+        async with MetaInsightsClient(meta_config(), limiter=limiter) as meta:
             results = await meta.get_fb_post_insights(TOKEN, ["1_1"], page_id="1")
             assert route.call_count == 1
             error = results["1_1"].error
@@ -79,7 +70,7 @@ async def test_token_error_is_not_retried() -> None:
         route = mock.post("/v25.0/").respond(400, json={"error": {
             "code": 190, "error_subcode": 463, "type": "OAuthException",
             "message": "Error validating access token: Session has expired"}})  # fmt: skip
-        async with MetaInsightsClient(_config()) as meta:
+        async with MetaInsightsClient(meta_config()) as meta:
             with pytest.raises(TokenError) as info:
                 await meta.get_fb_post_insights(TOKEN, ["1_1", "1_2"])
     assert route.call_count == 1
@@ -89,7 +80,7 @@ async def test_token_error_is_not_retried() -> None:
 async def test_token_error_stops_remaining_chunks() -> None:
     with respx.mock(base_url=GRAPH) as mock:
         route = mock.post("/v25.0/").respond(400, json={"error": {"code": 190, "message": "x"}})
-        async with MetaInsightsClient(_config(max_concurrent_batches=1)) as meta:
+        async with MetaInsightsClient(meta_config(max_concurrent_batches=1)) as meta:
             with pytest.raises(TokenError):
                 await meta.get_fb_post_insights(TOKEN, [f"1_{n}" for n in range(150)])
     assert route.call_count == 1
@@ -99,7 +90,7 @@ async def test_timeouts_become_transient_errors_without_the_token() -> None:
     with respx.mock(base_url=GRAPH) as mock:
         route = mock.post("/v25.0/").mock(side_effect=httpx.ReadTimeout(
             f"timed out reading {GRAPH}/v25.0/?access_token={TOKEN}"))  # fmt: skip
-        async with MetaInsightsClient(_config(retry=RetryPolicy(attempts=2))) as meta:
+        async with MetaInsightsClient(meta_config(retry=RetryPolicy(attempts=2))) as meta:
             results = await meta.get_fb_post_insights(TOKEN, ["1_1"])
     error = results["1_1"].error
     assert route.call_count == 2
@@ -117,7 +108,7 @@ async def test_connection_error_message_is_scrubbed() -> None:
                 f"cannot connect to {GRAPH}/?access_token={TOKEN}&appsecret_proof=abcdef123456"
             )
         )
-        async with MetaInsightsClient(_config(retry=RetryPolicy(attempts=1))) as meta:
+        async with MetaInsightsClient(meta_config(retry=RetryPolicy(attempts=1))) as meta:
             error = (await meta.get_fb_post_insights(TOKEN, ["1_1"]))["1_1"].error
     assert error is not None
     assert TOKEN not in str(error)
