@@ -8,6 +8,7 @@ import typer
 from rich.progress import Progress
 
 from app.cli.common import command_runtime, console
+from app.integrations.metric_sets import resolve_linkedin_fields
 from app.services.remap import remap_history
 
 insights_cli = typer.Typer(help="Stored metrics.", no_args_is_help=True)
@@ -22,7 +23,12 @@ def remap() -> None:
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task("remapping", total=None)
                 report = await remap_history(
-                    runtime.sessionmaker, progress=lambda n: bar.advance(task, n)
+                    runtime.sessionmaker,
+                    # The fields the fetch keeps, so remapped history matches fresh fetches.
+                    linkedin_fields=resolve_linkedin_fields(
+                        runtime.settings.LINKEDIN_STATS_FIELDS
+                    ).metrics,
+                    progress=lambda n: bar.advance(task, n),
                 )
         console.print(f"scanned {report.scanned} snapshot(s), updated {report.changed}")
 

@@ -17,10 +17,9 @@ from app.main import create_app
 async def serve_api(
     settings: Settings, runtime: Runtime, host: str, port: int, *, in_process_worker: bool
 ) -> None:
-    """Serve the API; on the embedded default the poller runs in this process too."""
+    """Serve the API (the schema must be current); on SQLite the poller runs in-process."""
     from workers import insights_poller
 
-    await ensure_schema(runtime)
     app = create_app(settings, runtime=runtime)
     if in_process_worker:
         poller = await insights_poller.start_poller(runtime, schedule=True)
@@ -39,6 +38,7 @@ async def _serve(host: str, port: int) -> None:
     settings = load_settings_and_logging()
     runtime = build_runtime(settings)
     try:
+        await ensure_schema(runtime)
         await serve_api(settings, runtime, host, port, in_process_worker=settings.is_sqlite)
     finally:
         await runtime.aclose()

@@ -26,8 +26,8 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # query-string / form parameters that carry credentials
     (
         re.compile(
-            r"((?:access_token|refresh_token|input_token|fb_exchange_token|client_secret|"
-            r"appsecret_proof|code)=)[^&\s\"']+",
+            r"(?<![a-z0-9_])((?:access_token|refresh_token|input_token|fb_exchange_token|"
+            r"client_secret|appsecret_proof|oauth_token|code)(?:=|%3D))[^&\s\"'<>]+",
             re.IGNORECASE,
         ),
         r"\1" + MASK,
@@ -35,11 +35,14 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"\bpm_[0-9a-f]{16}_[A-Za-z0-9_-]+"), "pm_" + MASK),
     (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), MASK),  # Fernet ciphertext
-    (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), MASK),  # Meta access tokens
+    (re.compile(r"\bEAA[A-Za-z0-9]{16,}"), MASK),  # Meta access tokens
     (re.compile(r"\bAQ[A-Za-z0-9_-]{40,}"), MASK),  # LinkedIn access / refresh tokens
     # JSON-ish "access_token": "..." inside an echoed body
     (
-        re.compile(r"(\"(?:access_token|refresh_token)\"\s*:\s*\")[^\"]+", re.IGNORECASE),
+        re.compile(
+            r"(\"(?:access_token|refresh_token|appsecret_proof|client_secret)\"\s*:\s*\")[^\"]+",
+            re.IGNORECASE,
+        ),
         r"\1" + MASK,
     ),
 )

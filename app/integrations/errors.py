@@ -13,21 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from app.core.logging import MASK, scrub
+
 Provider = Literal["facebook", "instagram", "meta", "linkedin"]
 ThrottleScope = Literal["app", "page", "account", "member"]
 
-_REDACTED = "***"
-# Query/form parameters that carry secrets (Graph echoes request params in some messages).
-_SECRET_PARAM_RE = re.compile(
-    r"(?i)(?<![a-z0-9_])(access_token|appsecret_proof|client_secret|fb_exchange_token|"
-    r"input_token|refresh_token|oauth_token)(=|%3D)[^&\s\"'<>]*"
-)
-_SECRET_JSON_RE = re.compile(
-    r"(?i)(\"(?:access_token|appsecret_proof|client_secret|refresh_token)\"\s*:\s*\")[^\"]*"
-)
-_BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-# Meta user/page tokens start with "EAA"; mask any that slipped into free text.
-_META_TOKEN_RE = re.compile(r"EAA[A-Za-z0-9]{16,}")
+_REDACTED = MASK
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -39,10 +30,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 6:
             text = text.replace(secret, _REDACTED)
-    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
-    text = _SECRET_JSON_RE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
-    text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
-    return _META_TOKEN_RE.sub("EAA" + _REDACTED, text)
+    return scrub(text)  # the token shapes every log line is scrubbed of, too
 
 
 class PlatformError(Exception):

@@ -224,6 +224,24 @@ def map_linkedin_to_post_metrics(
     return MetricValues(**values)
 
 
+def map_post_metrics(
+    provider: str,
+    payload: Mapping[str, Any],
+    *,
+    media_type: str | None,
+    linkedin_fields: Collection[str] | None = None,
+) -> MetricValues:
+    """Any stored platform payload → metric columns (the fetch and `insights remap` share it).
+
+    LinkedIn organization statistics carry ``totalShareStatistics``; member analytics do not.
+    """
+    if provider == "linkedin":
+        kind: LinkedInKind = "organization" if "totalShareStatistics" in payload else "member"
+        return map_linkedin_to_post_metrics(payload, kind=kind, fields=linkedin_fields)
+    meta: MetaProvider = "facebook" if provider == "facebook" else "instagram"
+    return map_meta_to_post_metrics(meta, payload, media_type=media_type)
+
+
 def _sum(values: Sequence[int | None]) -> int | None:
     reported = [v for v in values if v is not None]
     return sum(reported) if reported else None

@@ -31,11 +31,7 @@ from app.models import (
     ThrottleState,
 )
 from app.models.base import utcnow
-from app.services.insights_mapper import (
-    generate_fake_metrics,
-    map_linkedin_to_post_metrics,
-    map_meta_to_post_metrics,
-)
+from app.services.insights_mapper import generate_fake_metrics, map_post_metrics
 from app.services.insights_store import Snapshot
 from app.services.platform_clients import PlatformClients
 from app.services.poll_cadence import error_kind
@@ -268,7 +264,7 @@ class InsightsRefresher:
             if result is None:
                 ledger.fail(row, "transient", "no result for this post")
             elif result.ok and result.payload is not None:
-                ledger.stored(row, self._snapshot(account, row, result, ledger.now, token))
+                ledger.stored(row, self._snapshot(row, result, ledger.now, token))
             elif isinstance(result.error, TokenError):
                 ledger.account_broken(account, result.error.message, [row])
             elif isinstance(result.error, ThrottledError):
@@ -282,7 +278,6 @@ class InsightsRefresher:
 
     def _snapshot(
         self,
-        account: AccountRef,
         row: PostRow,
         result: PostFetchResult,
         now: datetime,
@@ -290,19 +285,15 @@ class InsightsRefresher:
     ) -> Snapshot:
         assert result.payload is not None
         media_type = result.media_type or row.media_type
+        values = map_post_metrics(
+            row.provider.value,
+            result.payload,
+            media_type=media_type,
+            linkedin_fields=self.clients.linkedin.config.stats_fields,
+        )
         if row.provider == Provider.LINKEDIN:
-            values = map_linkedin_to_post_metrics(
-                result.payload,
-                kind="organization" if account.is_organization else "member",
-                fields=self.clients.linkedin.config.stats_fields,
-            )
             source, version = MetricsSource.LINKEDIN, self.settings.LINKEDIN_API_VERSION
         else:
-            values = map_meta_to_post_metrics(
-                "facebook" if row.provider == Provider.FACEBOOK else "instagram",
-                result.payload,
-                media_type=media_type,
-            )
             source, version = MetricsSource.META, self.settings.META_GRAPH_API_VERSION
         return Snapshot(
             schedule_id=row.schedule_id,

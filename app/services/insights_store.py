@@ -49,7 +49,7 @@ def bucket_start(moment: datetime, bucket_seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % bucket_seconds, UTC)
 
 
-def _insert_for(session: AsyncSession) -> Any:
+def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (for ON CONFLICT), rendering NULLs so a whole batch of rows with
     different null columns stays one executemany instead of many small statements."""
     name = session.get_bind().dialect.name
@@ -92,7 +92,7 @@ async def upsert_snapshots(
     rows = _newest_per_key(snapshots, bucket_seconds)
     if not rows:
         return 0
-    stmt = _insert_for(session)(PostMetrics)
+    stmt = insert_for(session)(PostMetrics)
     excluded = stmt.excluded
     updated = ("captured_at", "source", "api_version", "media_type", "raw", *METRIC_FIELDS)
     stmt = stmt.on_conflict_do_update(
@@ -144,7 +144,8 @@ async def latest_snapshots(
     return out
 
 
-def values_of(row: PostMetrics) -> MetricValues:
+def values_of(row: Any) -> MetricValues:
+    """The metric columns of a `post_metrics` row (ORM object or plain result row)."""
     return MetricValues(**{name: getattr(row, name) for name in METRIC_FIELDS})
 
 
@@ -183,9 +184,7 @@ async def recompute_schedule_metrics(
     rows = []
     for schedule_id, snapshots in sorted(latest.items(), key=lambda kv: str(kv[0])):
         snapshots.sort(key=lambda s: s.provider.value)
-        analytics = compute_schedule_analytics(
-            [MetricValues(**{name: getattr(s, name) for name in METRIC_FIELDS}) for s in snapshots]
-        )
+        analytics = compute_schedule_analytics([values_of(s) for s in snapshots])
         rows.append(
             {
                 "schedule_id": schedule_id,
@@ -199,7 +198,7 @@ async def recompute_schedule_metrics(
                 "computed_at": now,
             }
         )
-    stmt = _insert_for(session)(ScheduleMetrics)
+    stmt = insert_for(session)(ScheduleMetrics)
     stmt = stmt.on_conflict_do_update(
         index_elements=["schedule_id"],
         set_={c: getattr(stmt.excluded, c) for c in rows[0] if c != "schedule_id"},

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 import httpx
 import structlog
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.integrations.http import KeyedLimiter, RetryPolicy, make_async_client
-from app.integrations.limits import MetaUsage
 from app.integrations.linkedin_insights import LinkedInClientConfig, LinkedInInsightsClient
 from app.integrations.meta_insights import MetaClientConfig, MetaInsightsClient
 from app.integrations.metric_rejections import MetricRejections
@@ -24,26 +22,9 @@ from app.integrations.metric_sets import (
 )
 from app.models import MetricRejection, Provider
 from app.models.base import utcnow
-from app.services.insights_store import _insert_for
+from app.services.insights_store import insert_for
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class UsageBoard:
-    """Latest Meta usage percentage per key (app or business object), for the summary."""
-
-    latest: dict[str, tuple[float, int, datetime]] = field(default_factory=dict)
-
-    def record(self, _key: str | None, usage: MetaUsage) -> None:
-        if usage.app_percent is not None:
-            self.latest["meta:app"] = (usage.app_percent, 0, utcnow())
-        for entry in usage.business:
-            self.latest[f"meta:{entry.business_id}"] = (
-                entry.max_percent,
-                entry.estimated_time_to_regain_access,
-                utcnow(),
-            )
 
 
 @dataclass
@@ -52,7 +33,6 @@ class PlatformClients:
     meta: MetaInsightsClient
     linkedin: LinkedInInsightsClient
     rejections: MetricRejections
-    usage: UsageBoard
     http_clients: list[httpx.AsyncClient]
     http_calls: dict[str, int]  # HTTP requests sent per platform (benchmarks, tests)
     persisted_rejections: int = 0
@@ -81,7 +61,7 @@ class PlatformClients:
         if len(entries) == self.persisted_rejections:
             return
         now = utcnow()
-        stmt = _insert_for(session)(MetricRejection).on_conflict_do_nothing()
+        stmt = insert_for(session)(MetricRejection).on_conflict_do_nothing()
         await session.execute(
             stmt,
             [
@@ -110,7 +90,6 @@ def build_platform_clients(
     ig = resolve_ig_metrics(settings.IG_INSIGHTS_METRICS)
     li = resolve_linkedin_fields(settings.LINKEDIN_STATS_FIELDS)
     retry = RetryPolicy(attempts=settings.INSIGHTS_MAX_ATTEMPTS)
-    usage = UsageBoard()
     rejections = MetricRejections()
     timeout = settings.INSIGHTS_HTTP_TIMEOUT_SECONDS
     meta_http = make_async_client(settings.META_GRAPH_API_BASE, timeout, 50, transport=transport)
@@ -136,7 +115,6 @@ def build_platform_clients(
         http=meta_http,
         rejections=rejections,
         limiter=KeyedLimiter(max_rate=settings.META_MAX_REQUESTS_PER_SECOND),
-        usage_listener=usage.record,
     )
     linkedin = LinkedInInsightsClient(
         LinkedInClientConfig(
@@ -150,7 +128,7 @@ def build_platform_clients(
         http=linkedin_http,
     )
     return PlatformClients(
-        settings, meta, linkedin, rejections, usage, [meta_http, linkedin_http], http_calls
+        settings, meta, linkedin, rejections, [meta_http, linkedin_http], http_calls
     )
 
 

@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.services.insights_store import (
     Snapshot,
-    _insert_for,
+    insert_for,
     recompute_schedule_metrics,
     upsert_snapshots,
 )
@@ -220,7 +220,7 @@ class RefreshLedger:
         if self.account_updates:
             await _bulk_update(session, SocialAccount, list(self.account_updates.values()))
         if self.throttles:
-            stmt = _insert_for(session)(ThrottleState)
+            stmt = insert_for(session)(ThrottleState)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["key"],
                 set_={

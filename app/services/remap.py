@@ -6,18 +6,14 @@ can be applied to history without refetching.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import MetricsSource, PostMetrics, Provider
-from app.services.insights_mapper import (
-    MetricValues,
-    map_linkedin_to_post_metrics,
-    map_meta_to_post_metrics,
-)
+from app.models import MetricsSource, PostMetrics
+from app.services.insights_mapper import MetricValues, map_post_metrics
 from app.services.insights_store import recompute_schedule_metrics, values_of
 
 CHUNK = 1000
@@ -29,24 +25,21 @@ class RemapReport:
     changed: int = 0
 
 
-def remap_row(row: PostMetrics) -> MetricValues | None:
+def remap_row(
+    row: PostMetrics, *, linkedin_fields: Collection[str] | None = None
+) -> MetricValues | None:
     """The values the current mapping gives this row's raw payload (None: nothing to map)."""
-    raw = row.raw
-    if not raw or row.source == MetricsSource.FAKE:
+    if not row.raw or row.source == MetricsSource.FAKE:
         return None
-    if row.provider == Provider.LINKEDIN:
-        is_org = "totalShareStatistics" in raw
-        return map_linkedin_to_post_metrics(raw, kind="organization" if is_org else "member")
-    return map_meta_to_post_metrics(
-        "facebook" if row.provider == Provider.FACEBOOK else "instagram",
-        raw,
-        media_type=row.media_type,
+    return map_post_metrics(
+        row.provider.value, row.raw, media_type=row.media_type, linkedin_fields=linkedin_fields
     )
 
 
 async def remap_history(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
+    linkedin_fields: Collection[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RemapReport:
     """Walk every snapshot in chunks (one transaction each); rewrite rows whose values change."""
@@ -68,7 +61,7 @@ async def remap_history(
             changes = []
             touched = set()
             for row in rows:
-                new = remap_row(row)
+                new = remap_row(row, linkedin_fields=linkedin_fields)
                 if new is not None and new != values_of(row):
                     changes.append({"id": row.id, **new.as_dict()})
                     touched.add(row.schedule_id)
