@@ -12,7 +12,7 @@ After each database variant every tracked post must have exactly one snapshot ro
 recorded error (``schedule_external.last_error_kind``); rows vs distinct keys shows duplicates.
 
     python bench/bench_throughput.py --db sqlite --posts 100000
-    python bench/bench_throughput.py --db postgresql --posts 100000 --latency-ms 50
+    python bench/bench_throughput.py --db postgresql --posts 100000 --latency-ms 0,50 --modes poller
     python bench/bench_throughput.py --db sqlite --posts 100000 --faults 0.05 --modes poller
 """
 
@@ -60,7 +60,9 @@ def parse_mix(raw: str) -> dict[str, float]:
     return {k: v / sum(mix.values()) for k, v in mix.items() if v > 0}
 
 
-async def set_faults(ctl: SandboxControl, args: argparse.Namespace, timeout: float) -> str:
+async def set_faults(
+    ctl: SandboxControl, args: argparse.Namespace, timeout: float, latency_ms: int
+) -> str:
     await ctl.clear_faults()
     rules = []
     if args.faults > 0:
@@ -70,9 +72,9 @@ async def set_faults(ctl: SandboxControl, args: argparse.Namespace, timeout: flo
         await ctl.set_fault("*", "5xx", rate=f * 0.4, status=503, seed=2)
         await ctl.set_fault("*", "slow", rate=f * 0.2, latency_ms=int(timeout * 2500), seed=3)
         rules.append(f"{f:.0%} faults (429/503/timeout = 40/40/20)")
-    if args.latency_ms:
-        await ctl.set_fault("*", "slow", latency_ms=args.latency_ms)
-        rules.append(f"{args.latency_ms} ms on every platform request")
+    if latency_ms:
+        await ctl.set_fault("*", "slow", latency_ms=latency_ms)
+        rules.append(f"{latency_ms} ms on every platform request")
     return ", ".join(rules) or "none"
 
 
@@ -115,10 +117,12 @@ async def main(args: argparse.Namespace) -> int:
         tracked = await track_posts(runtime, accounts)
         print(f"seeded {args.posts} sandbox posts in {seeded:.1f} s; tracked {tracked} rows "
               f"in {time.perf_counter() - t0:.1f} s (bulk insert)")  # fmt: skip
-        faults = await set_faults(ctl, args, settings.INSIGHTS_HTTP_TIMEOUT_SECONDS)
-        print(f"injected: {faults}")
         results, checks = [], []
-        for i, mode in enumerate(args.modes.split(",")):
+        runs = [(ms, mode) for ms in args.latency_ms for mode in args.modes.split(",")]
+        for i, (latency_ms, mode) in enumerate(runs):
+            if i == 0 or latency_ms != runs[i - 1][0]:
+                timeout = settings.INSIGHTS_HTTP_TIMEOUT_SECONDS
+                print(f"injected: {await set_faults(ctl, args, timeout, latency_ms)}")
             if i:
                 await reset_tracking(runtime)
             await ctl.reset_counters()
@@ -131,6 +135,9 @@ async def main(args: argparse.Namespace) -> int:
             if spy:
                 print(f"py-spy ({mode}): busy samples, inclusive/self, frames in this repo")
                 print_table(["incl", "self", "frame"], profile_summary(spy))
+            res["latency_ms"] = latency_ms
+            if len(args.latency_ms) > 1:
+                res["mode"] = f"{mode} +{latency_ms}ms"
             res["sandbox_cpu_s"] = cpu_seconds(sandbox.pid) - sb_cpu
             res["sandbox_requests"] = (await ctl.counters()).get("requests", 0)
             results.append(res)
@@ -183,19 +190,23 @@ def report(
     conc = min(s.INSIGHTS_WORKER_CONCURRENCY, args.accounts * s.INSIGHTS_ACCOUNT_CONCURRENCY)
     print(f"\nconcurrency = min(worker {s.INSIGHTS_WORKER_CONCURRENCY}, accounts {args.accounts}"
           f" x account {s.INSIGHTS_ACCOUNT_CONCURRENCY}) = {conc}")  # fmt: skip
-    if args.latency_ms:
-        bound = tracked / s.INSIGHTS_BATCH_SIZE / conc * args.latency_ms / 1000
-        per_wf = getattr(s, "INSIGHTS_POSTS_PER_WORKFLOW", None)
-        if per_wf:
-            print(f"(workflows carry {per_wf} posts; Graph/LinkedIn batches stay at "
-                  f"{s.INSIGHTS_BATCH_SIZE}, fetched concurrently inside a workflow)")  # fmt: skip
+    for latency_ms in (ms for ms in args.latency_ms if ms):
+        bound = tracked / s.INSIGHTS_BATCH_SIZE / conc * latency_ms / 1000
         print(f"latency bound = {tracked} / {s.INSIGHTS_BATCH_SIZE} / {conc} x "
-              f"{args.latency_ms} ms = {bound:.1f} s "
+              f"{latency_ms} ms = {bound:.1f} s "
               f"(target: wall <= {1.5 * bound:.1f} s)")  # fmt: skip
-        for r in results:
+        for r in (r for r in results if r["latency_ms"] == latency_ms):
             rounds = sum(r["http_calls"].values()) / max(r["batches"], 1)
-            print(f"  {r['mode']}: wall {r['wall_s']:.1f} s = {r['wall_s'] / bound:.2f} x bound;"
-                  f" {rounds:.2f} HTTP calls per batch")  # fmt: skip
+            line = (f"  {r['mode']}: wall {r['wall_s']:.1f} s = {r['wall_s'] / bound:.2f} x bound;"
+                    f" {rounds:.2f} HTTP calls per batch")  # fmt: skip
+            # The same variant without latency (same run): what the latency really cost.
+            base = next((b for b in results if b["latency_ms"] == 0
+                         and b["mode"].split()[0] == r["mode"].split()[0]), None)  # fmt: skip
+            if base is not None:
+                floor = max(bound, base["wall_s"])
+                line += (f"; {r['wall_s'] - base['wall_s']:+.1f} s vs 0 ms; "
+                         f"{r['wall_s'] / floor:.2f} x max(bound, wall at 0 ms)")  # fmt: skip
+            print(line)
 
 
 def ok(c: dict[str, Any]) -> bool:
@@ -209,7 +220,12 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--posts", type=int, default=100_000)
-    p.add_argument("--latency-ms", type=int, default=0, help="added to every platform request")
+    p.add_argument(
+        "--latency-ms",
+        type=lambda raw: [int(v) for v in raw.split(",")],
+        default=[0],
+        help="added to every platform request; a list (0,50) runs every variant at each",
+    )
     p.add_argument("--faults", type=float, default=0.0, help="share of requests failing")
     p.add_argument("--http-timeout", type=float, default=1.0, help="client timeout with --faults")
     p.add_argument("--accounts", type=int, default=20, help="accounts, split over the mix")

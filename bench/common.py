@@ -304,12 +304,13 @@ async def reset_tracking(runtime: Runtime) -> None:
 def run_child(config: dict[str, Any], timeout: float, pyspy: str | None = None) -> dict[str, Any]:
     """Run `bench/postmeter_proc.py` (the measured Postmeter process); its last line is JSON.
 
-    `pyspy`: sample it with `py-spy record --threads` (all threads, incl. aiosqlite's) to
-    this collapsed-stack file.
+    `pyspy`: sample it with `py-spy record --threads --gil` to this collapsed-stack file:
+    only samples holding the GIL, so the shares are of the one core Python code can use.
     """
     cmd = [sys.executable, str(ROOT / "bench" / "postmeter_proc.py"), json.dumps(config)]
     if pyspy:
-        cmd = ["py-spy", "record", "-r", "100", "-f", "raw", "--threads", "-o", pyspy, "--", *cmd]
+        spy = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "--gil", "-o", pyspy]
+        cmd = [*spy, "--", *cmd]
     proc = subprocess.run(  # noqa: S603
         cmd,
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
@@ -318,4 +319,8 @@ def run_child(config: dict[str, Any], timeout: float, pyspy: str | None = None) 
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
+    # Its log (warnings and up), for a look after the run.
+    log_path = BENCH_DIR / f"child-{config.get('mode', 'run')}.log"
+    log_path.write_text(proc.stderr)
+    result["log"] = str(log_path)
     return result

@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.logging import configure_logging  # noqa: E402
-from app.core.runtime import build_runtime  # noqa: E402
+from app.core.runtime import build_runtime, tune_gc_for_service  # noqa: E402
 from app.models.base import utcnow  # noqa: E402
 from app.services.insights_refresh import InsightsRefresher  # noqa: E402
 from app.services.platform_clients import build_platform_clients  # noqa: E402
@@ -102,11 +102,100 @@ def apply_patches(names: list[str]) -> None:
             refresh_ledger._insert_for = insert_for  # type: ignore[attr-defined]
         elif name == "phases":  # wall time per refresh phase (meaningful at concurrency 1)
             _time_phases()
+        elif name == "gctime":  # time spent in the cyclic garbage collector, per generation
+            _time_gc()
+        elif name == "gc=default":  # CPython's collector settings, not tune_gc_for_service()
+            GC_DEFAULT.append(True)
+        elif name == "timeline":  # when each refresh call ran: start delay, mean concurrency
+            _time_refresh_calls()
         else:
             raise SystemExit(f"unknown patch {name}")
 
 
 PHASES: dict[str, float] = {}
+GC_DEFAULT: list[bool] = []
+
+
+def _tune_gc() -> None:
+    """As the product's entry points do once started (unless ``--patch gc=default``)."""
+    if not GC_DEFAULT:
+        tune_gc_for_service()
+
+
+def _time_gc() -> None:
+    import gc
+
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            label = f"gc gen{info['generation']}"
+            PHASES[label] = PHASES.get(label, 0.0) + time.perf_counter() - started.pop()
+
+    gc.callbacks.append(callback)
+
+
+CALLS: list[tuple[float, float]] = []
+
+
+def _time_refresh_calls() -> None:
+    from app.services import insights_refresh
+
+    cls = insights_refresh.InsightsRefresher
+    original = cls.refresh
+
+    async def refresh(self: Any, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            CALLS.append((t0, time.perf_counter()))
+
+    cls.refresh = refresh  # type: ignore[method-assign]
+
+
+async def _dbos_timeline(started: float) -> dict[str, float]:
+    """The fetch workflows as DBOS recorded them: queue wait, run time, mean concurrency."""
+    from dbos import DBOS
+
+    from workers.insights_poller import fetch_batch_workflow
+
+    flows = await DBOS.list_workflows_async(
+        name=fetch_batch_workflow.__qualname__, load_input=False, load_output=False
+    )
+    ms = [
+        (w.created_at, w.dequeued_at, w.completed_at or w.updated_at)
+        for w in flows
+        if w.created_at and w.dequeued_at and (w.completed_at or w.updated_at)
+    ]
+    if not ms:
+        return {}
+    first = min(m[1] for m in ms)
+    last = max(m[2] for m in ms)
+    return {
+        "dbos: first enqueue s": min(m[0] for m in ms) / 1000 - started,
+        "dbos: first dequeue s": first / 1000 - started,
+        "dbos: mean queue wait s": sum(m[1] - m[0] for m in ms) / len(ms) / 1000,
+        "dbos: mean run s": sum(m[2] - m[1] for m in ms) / len(ms) / 1000,
+        "dbos: mean concurrency": sum(m[2] - m[1] for m in ms) / (last - first),
+        "dbos: last completion s": last / 1000 - started,
+    }
+
+
+def timeline(t0: float, wall: float) -> dict[str, float]:
+    """Refresh calls against the run's wall time: idle before/after, mean concurrency."""
+    if not CALLS:
+        return {}
+    first, last = min(c[0] for c in CALLS), max(c[1] for c in CALLS)
+    busy = sum(end - start for start, end in CALLS)
+    return {
+        "before first call s": first - t0,
+        "after last call s": t0 + wall - last,
+        "mean concurrency": busy / (last - first),
+        "mean call s": busy / len(CALLS),
+    }
 
 
 def _time_phases() -> None:
@@ -149,11 +238,14 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
 
         ctx = await insights_poller.start_poller(runtime, schedule=False)
         clients = ctx.refresher.clients
+        _tune_gc()
         cpu0, t0 = cpu_now(), time.perf_counter()
         if profiler:
             profiler.enable()
         summary = await insights_poller.run_once()
         wall = time.perf_counter() - t0
+        if "timeline" in config.get("patches", []):
+            PHASES.update(await _dbos_timeline(time.time() - wall))
         posts, fetched, batches_n, errors = (
             summary.posts, summary.fetched, summary.batches, summary.errors,
         )  # fmt: skip
@@ -166,6 +258,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         refresher = InsightsRefresher(runtime, clients)
         async with runtime.sessionmaker() as session:
             await clients.load_rejections(session)
+        _tune_gc()
         cpu0, t0 = cpu_now(), time.perf_counter()
         if mode == "refresher":
             if profiler:
@@ -215,7 +308,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
     out.update(
         wall_s=wall, cpu_s=cpu, posts=posts, fetched=fetched, batches=batches_n, errors=errors,
         http_calls=dict(clients.http_calls), peak_rss_mb=rss_mb("VmHWM"), pid=os.getpid(),
-        phases=PHASES,
+        phases={**PHASES, **timeline(t0, wall)},
     )  # fmt: skip
     return out
 

@@ -19,6 +19,8 @@ import logging
 import socket
 import sqlite3
 import sys
+import threading
+import time
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -33,7 +35,7 @@ from dbos._utils import GlobalParams  # the launched executor's id (no public ge
 from app import __version__
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.logging import configure_logging
-from app.core.runtime import Runtime, build_runtime
+from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.models.base import utcnow
 from app.services.insights_refresh import InsightsRefresher
 from app.services.platform_clients import build_platform_clients
@@ -45,6 +47,7 @@ QUEUE_NAME = "insights-fetch"
 SCHEDULE_NAME = "insights-poll-tick"
 # Posts claimed per pass; a larger backlog is taken by the next passes (bounded step output).
 CLAIM_LIMIT = 10_000
+RESULT_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -207,6 +210,7 @@ async def start_poller(
         polling_interval_sec=s.INSIGHTS_QUEUE_POLL_SECONDS,
         on_conflict="always_update",
     )
+    await _queue_worker_started(QUEUE_NAME)
     if schedule:
         await DBOS.apply_schedules_async(
             [
@@ -219,6 +223,21 @@ async def start_poller(
         )
     log.info("insights.poller.started", executor=s.WORKER_ID or "default", schedule=schedule)
     return _context
+
+
+async def _queue_worker_started(name: str, timeout: float = 3.0) -> None:
+    """Wait for DBOS to start the queue's worker thread.
+
+    DBOS looks for newly registered queues once a second, so without this wait a pass
+    started right after `start_poller` (`--once`) sat idle for up to a second first.
+    """
+    deadline = time.monotonic() + timeout
+    thread_name = f"queue-worker-{name}"  # DBOS's name for it (no public readiness signal)
+    while time.monotonic() < deadline:
+        if any(t.name == thread_name and t.is_alive() for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.02)
+    log.warning("insights.poller.queue_worker_slow", queue=name, waited_s=timeout)
 
 
 async def stop_poller() -> None:
@@ -286,7 +305,8 @@ async def run_once(progress: Any = None) -> PassSummary:
         progress(0, len(workflow_ids))
     for i, wf_id in enumerate(dict.fromkeys(workflow_ids)):
         handle = await DBOS.retrieve_workflow_async(wf_id)
-        summary.add(await handle.get_result())
+        # DBOS polls for the result once a second by default: up to a second lost at the end.
+        summary.add(await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS))
         if progress is not None:
             progress(i + 1, len(workflow_ids))
     return summary
@@ -314,6 +334,7 @@ async def run_cli(*, once: bool) -> int:
     runtime = build_runtime(settings)
     await ensure_schema(runtime)
     await start_poller(runtime, schedule=not once)
+    tune_gc_for_service()
     try:
         if once:
             summary = await _run_once_with_progress()

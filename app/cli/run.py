@@ -10,7 +10,7 @@ import uvicorn
 
 from app.cli.common import console, ensure_schema, load_settings_and_logging
 from app.core.config import Settings
-from app.core.runtime import Runtime, build_runtime
+from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.main import create_app
 
 
@@ -24,6 +24,7 @@ async def serve_api(
     if in_process_worker:
         poller = await insights_poller.start_poller(runtime, schedule=True)
         app.state.refresher = poller.refresher  # the API's "fetch now" shares its clients
+    tune_gc_for_service()
     try:
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="on"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from app.core import jsonfast
 from app.core.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -53,7 +54,10 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    engine = create_async_engine(url, **kwargs)
+    # orjson for JSON columns (the raw payloads are the bulk of every snapshot write).
+    engine = create_async_engine(
+        url, json_serializer=jsonfast.dumps, json_deserializer=jsonfast.loads, **kwargs
+    )
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

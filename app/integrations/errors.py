@@ -7,12 +7,12 @@ exception's ``str``/``repr`` (and from there a log line).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+from app.core import jsonfast
 from app.core.logging import MASK, scrub
 
 Provider = Literal["facebook", "instagram", "meta", "linkedin"]
@@ -216,7 +216,7 @@ def _graph_error_dict(body: Any) -> dict[str, Any]:
     """Extract Graph's ``{"error": {...}}`` object from a parsed or raw body."""
     if isinstance(body, bytes | str):
         try:
-            body = json.loads(body)
+            body = jsonfast.loads(body)
         except ValueError:
             return {}
     if isinstance(body, dict) and isinstance(error := body.get("error"), dict):
@@ -314,7 +314,7 @@ def classify_linkedin_error(
     """Map a LinkedIn REST error (status + ``{"status","serviceErrorCode","message"}``)."""
     if isinstance(body, bytes | str):
         try:
-            body = json.loads(body)
+            body = jsonfast.loads(body)
         except ValueError:
             body = {}
     data = body if isinstance(body, dict) else {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import structlog
 
+from app.core import jsonfast
 from app.integrations.errors import (
     PlatformError,
     Provider,
@@ -181,7 +181,7 @@ class GraphTransport:
     ) -> list[GraphItem]:
         batch = [{"method": "GET", "relative_url": url} for url in urls]
         data = {
-            "batch": json.dumps(batch, separators=(",", ":")),
+            "batch": jsonfast.dumps(batch),
             "include_headers": "false",
             **self._auth(token),
         }
@@ -284,7 +284,7 @@ class GraphTransport:
                 status,
             )
         try:
-            parsed = json.loads(body) if isinstance(body, str) else body
+            parsed = jsonfast.loads(body) if isinstance(body, str) else body
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):

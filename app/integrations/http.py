@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import httpx
 import stamina
 
+from app.core import jsonfast
 from app.integrations.errors import (
     PlatformError,
     Provider,
@@ -178,7 +179,7 @@ async def send_request(
 def decode_json(response: httpx.Response, *, provider: Provider) -> Any:
     """Parse a 2xx body; malformed JSON is transient (truncated/proxy pages happen)."""
     try:
-        return response.json()
+        return jsonfast.loads(response.content)
     except ValueError:
         raise TransientError(
             f"malformed JSON from {provider} (HTTP {response.status_code})",

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import structlog
 from aiolimiter import AsyncLimiter
 
+from app.core import jsonfast
 from app.integrations.errors import Provider, ThrottledError, ThrottleScope
 from app.integrations.types import utcnow
 
@@ -90,7 +90,7 @@ def _header_json(headers: Mapping[str, str], name: str) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return jsonfast.loads(raw)
     except ValueError:
         return None
 

@@ -7,7 +7,6 @@ writes in one write-first transaction, so SQLite's single writer is never held a
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.core import jsonfast
 from app.core.runtime import Runtime
 from app.core.security import TokenDecryptError
 from app.integrations.errors import PlatformError, ThrottledError, TokenError
@@ -62,11 +62,11 @@ class _Loaded:
 def clean_payload(value: Any, *, secrets: tuple[str, ...]) -> Any:
     """The raw response as stored: no credential (platforms echo them in paging URLs), no
     `paging` objects, and no NUL character (PostgreSQL JSONB refuses it)."""
-    text = json.dumps(value)
+    text = jsonfast.dumps_bytes(value)
     if (
-        '"paging"' not in text
-        and "\\u0000" not in text
-        and not any(s in text for s in secrets if s)
+        b'"paging"' not in text
+        and b"\\u0000" not in text
+        and not any(s.encode() in text for s in secrets if s)
     ):
         return value  # the common case: nothing to remove, skip the walk
     return _clean(value, secrets)

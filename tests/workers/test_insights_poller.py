@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,6 +55,15 @@ async def test_one_pass_fetches_every_due_post_once(
     assert again.posts == 0
     assert await _snapshot_counts(runtime) == (220, 220)
     assert world.rows
+
+
+async def test_start_poller_returns_with_the_queue_worker_running(
+    poller: insights_poller.PollerContext,
+) -> None:
+    # DBOS discovers queues registered after launch on its own once-a-second loop; a pass
+    # started right away must not wait for that.
+    names = {t.name for t in threading.enumerate() if t.is_alive()}
+    assert f"queue-worker-{insights_poller.QUEUE_NAME}" in names
 
 
 def test_tick_cron() -> None:
