@@ -8,6 +8,7 @@ own, and items failing transiently are re-sent (only those) within the retry bud
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import re
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
 import httpx
 import structlog
@@ -179,13 +180,13 @@ class GraphTransport:
     async def _post_batch(
         self, token: str, urls: list[str], provider: Provider, usage_key: str | None
     ) -> list[GraphItem]:
-        batch = [{"method": "GET", "relative_url": url} for url in urls]
-        data = {
-            "batch": jsonfast.dumps(batch),
-            "include_headers": "false",
-            **self._auth(token),
-        }
-        request = self._http.build_request("POST", f"/{self.api_version}/", data=data)
+        form = {"include_headers": "false", **self._auth(token)}
+        request = self._http.build_request(
+            "POST",
+            f"/{self.api_version}/",
+            content=f"batch={encode_batch_field(urls)}&{urlencode(form)}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         response = await self._send(request, token, provider, usage_key)
         body = decode_json(response, provider=provider)
         if not isinstance(body, list) or len(body) != len(urls):
@@ -326,3 +327,29 @@ class GraphTransport:
 
 def _lost(provider: Provider) -> PlatformError:
     return TransientError("batch item result missing", provider=provider)
+
+
+# --- the `batch` form field ------------------------------------------------------------------
+
+_ITEM_HEAD = quote_plus('{"method":"GET","relative_url":')
+
+
+@functools.lru_cache(maxsize=512)
+def _quoted_tail(text: str) -> str:
+    return quote_plus(text)
+
+
+def encode_batch_field(relative_urls: Sequence[str]) -> str:
+    """``quote_plus(json.dumps([{"method": "GET", "relative_url": url}, ...]))``, faster.
+
+    Percent-encoding the batch form field character by character in pure Python was ~7 % of
+    the poller's CPU: every item repeats the same long field expansion. Percent-encoding maps
+    each character on its own, so the encoded field is the concatenation of its encoded
+    pieces, and the part of each URL after ``?`` (the same for every post of a kind) is
+    encoded once and cached.
+    """
+    items = []
+    for url in relative_urls:
+        head, sep, tail = jsonfast.dumps(url).partition("?")
+        items.append(f"{_ITEM_HEAD}{quote_plus(head + sep)}{_quoted_tail(tail)}%7D")
+    return f"%5B{'%2C'.join(items)}%5D"

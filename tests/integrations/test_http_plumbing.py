@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, quote_plus
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import stamina
 import time_machine
 
 from app.integrations.errors import ThrottledError, TokenError, TransientError
+from app.integrations.graph_batch import encode_batch_field
 from app.integrations.http import (
     KeyedLimiter,
     RetryPolicy,
@@ -140,3 +142,24 @@ def test_limiter_pause_never_shortens_and_dict_is_bounded() -> None:
         limiter.cost(key)
         limiter.observe_usage(key, 1)
     assert limiter.paused_until("k") is None  # evicted as least recently used
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        ["123_456?fields=id,insights.metric(post_media_view){values}"],
+        [
+            "17900000000000020?fields=media_type,insights.metric(views,reach){values}",
+            "17900000000000021?fields=media_type,insights.metric(views,reach){values}",
+            'v1?fields=a%20b&x=ü "q" \\\\ +&=',
+            "no-query",
+            "a?",
+        ],
+        [],
+    ],
+)
+def test_encode_batch_field_is_the_form_encoding_of_the_batch_json(urls: list[str]) -> None:
+    batch = [{"method": "GET", "relative_url": url} for url in urls]
+    expected = quote_plus(json.dumps(batch, separators=(",", ":"), ensure_ascii=False))
+    assert encode_batch_field(urls) == expected
+    assert json.loads(parse_qs(f"batch={encode_batch_field(urls)}")["batch"][0]) == batch
