@@ -142,7 +142,7 @@ async def main(args: argparse.Namespace) -> int:
             res["sandbox_requests"] = (await ctl.counters()).get("requests", 0)
             results.append(res)
             if mode != "fetch":
-                checks.append((mode, await verify_outcomes(runtime, since)))
+                checks.append((res["mode"], await verify_outcomes(runtime, since)))
         await runtime.aclose()
     report(args, results, checks, settings, tracked)
     return 0
