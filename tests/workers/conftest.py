@@ -1,4 +1,5 @@
-"""Worker tests run against the in-process sandbox, like the integration tests."""
+"""Worker tests run against the in-process sandbox, like the integration tests, or against
+real sandbox and poller processes (`real_processes`)."""
 
 from tests.integration.conftest import (  # noqa: F401 - re-exported fixtures
     ctl,
@@ -7,3 +8,4 @@ from tests.integration.conftest import (  # noqa: F401 - re-exported fixtures
     sandbox_transport,
     settings,
 )
+from tests.workers.real_processes import sandbox_ctl, sandbox_url  # noqa: F401 - fixtures
