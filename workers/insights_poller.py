@@ -156,6 +156,19 @@ def _prepare_sqlite_file(path: Path) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
 
 
+def executor_id(settings: Settings, role: str) -> str:
+    """This process's DBOS executor id: `WORKER_ID`, else "<host or local>-<role>".
+
+    DBOS resumes, at launch, the in-flight workflows recorded under the launching process's
+    id, so the id must be stable across restarts and never shared by two live processes.
+    The role keeps the usual pairs apart without configuration: `postmeter serve` and a
+    `postmeter poll` beside it on one SQLite file, or a worker and a one-off pass on one host.
+    """
+    if settings.WORKER_ID:
+        return settings.WORKER_ID
+    return f"{'local' if settings.is_sqlite else socket.gethostname()}-{role}"
+
+
 def tick_cron(seconds: int) -> str:
     """A 6-field cron for 'every N seconds' (N rounded to a divisor of a minute or hour)."""
     if seconds < 60:
@@ -171,10 +184,12 @@ async def start_poller(
     schedule: bool = True,
     settings: Settings | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    role: str = "worker",
 ) -> PollerContext:
     """Launch DBOS in this process and register the queue (and the tick schedule).
 
-    `transport` routes platform HTTP elsewhere (tests run the sandbox in-process).
+    `transport` routes platform HTTP elsewhere (tests run the sandbox in-process); `role`
+    (worker, serve, poll) is part of the default executor id (`executor_id`).
     """
     global _context
     owns = runtime is None
@@ -196,7 +211,7 @@ async def start_poller(
             "system_database_url": dbos_system_database_url(s),
             # Pinned: a restarted worker only resumes workflows of its own version and id.
             "application_version": __version__,
-            "executor_id": s.WORKER_ID or (socket.gethostname() if not s.is_sqlite else "local"),
+            "executor_id": executor_id(s, role),
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
         }
@@ -221,7 +236,7 @@ async def start_poller(
                 }
             ]
         )
-    log.info("insights.poller.started", executor=s.WORKER_ID or "default", schedule=schedule)
+    log.info("insights.poller.started", executor=executor_id(s, role), schedule=schedule)
     return _context
 
 
@@ -333,7 +348,7 @@ async def run_cli(*, once: bool) -> int:
 
     runtime = build_runtime(settings)
     await ensure_schema(runtime)
-    await start_poller(runtime, schedule=not once)
+    await start_poller(runtime, schedule=not once, role="poll" if once else "worker")
     tune_gc_for_service()
     try:
         if once:

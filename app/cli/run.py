@@ -22,7 +22,7 @@ async def serve_api(
 
     app = create_app(settings, runtime=runtime)
     if in_process_worker:
-        poller = await insights_poller.start_poller(runtime, schedule=True)
+        poller = await insights_poller.start_poller(runtime, schedule=True, role="serve")
         app.state.refresher = poller.refresher  # the API's "fetch now" shares its clients
     tune_gc_for_service()
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from app.core.runtime import Runtime
 from app.models import PostMetrics, ScheduleExternal
 from app.sandbox.client import SandboxControl
+from tests.conftest import make_settings
 from tests.integration.conftest import build_world
 from workers import insights_poller
 
@@ -64,6 +67,16 @@ async def test_start_poller_returns_with_the_queue_worker_running(
     # started right away must not wait for that.
     names = {t.name for t in threading.enumerate() if t.is_alive()}
     assert f"queue-worker-{insights_poller.QUEUE_NAME}" in names
+
+
+def test_executor_id_is_stable_and_apart_per_role(tmp_path: Path) -> None:
+    sqlite = make_settings(tmp_path, f"sqlite:///{tmp_path / 'pm.sqlite'}")
+    pg = make_settings(tmp_path, "postgresql://u@db/pm")
+    assert insights_poller.executor_id(sqlite, "serve") == "local-serve"
+    assert insights_poller.executor_id(sqlite, "poll") == "local-poll"
+    assert insights_poller.executor_id(pg, "worker") == f"{socket.gethostname()}-worker"
+    named = make_settings(tmp_path, "postgresql://u@db/pm", WORKER_ID="w-7")
+    assert insights_poller.executor_id(named, "worker") == "w-7"
 
 
 def test_tick_cron() -> None:
