@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
@@ -235,9 +235,16 @@ class RefreshLedger:
 
 
 async def _bulk_update(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    """ORM bulk UPDATE by primary key, one statement per distinct set of columns."""
+    """UPDATE ... WHERE id = ? as one executemany per distinct set of columns (Core: the
+    ORM's bulk-update bookkeeping per row was ~6 % of the poller's profile)."""
+    table = model.__table__
     by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: str(r["id"])):  # one lock order for all writers
-        by_shape[tuple(sorted(row))].append(row)
-    for group in by_shape.values():
-        await session.execute(update(model), group)
+        by_shape[tuple(sorted(row))].append({f"b_{k}": v for k, v in row.items()})
+    for shape, group in by_shape.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in shape if k != "id"})
+        )
+        await session.execute(stmt, group)
