@@ -102,6 +102,17 @@ def apply_patches(names: list[str]) -> None:
             refresh_ledger._insert_for = insert_for  # type: ignore[attr-defined]
         elif name == "phases":  # wall time per refresh phase (meaningful at concurrency 1)
             _time_phases()
+        elif name.startswith("meta_batches="):  # Graph batches in flight per process
+            from app.integrations.meta_insights import MetaClientConfig
+
+            in_flight = int(name.split("=", 1)[1])
+
+            def config(
+                *args: Any, _cls: Any = MetaClientConfig, _n: int = in_flight, **kwargs: Any
+            ) -> Any:
+                return _cls(*args, **{**kwargs, "max_concurrent_batches": _n})
+
+            platform_clients.MetaClientConfig = config  # type: ignore[misc,assignment]
         elif name == "gctime":  # time spent in the cyclic garbage collector, per generation
             _time_gc()
         elif name == "gc=default":  # CPython's collector settings, not tune_gc_for_service()
