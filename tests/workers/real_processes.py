@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +108,45 @@ def start_poller_process(env: dict[str, str], *args: str) -> subprocess.Popen[by
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+class WorkerProcess:
+    """A poller subprocess whose output a thread drains (an unread pipe fills and blocks it)."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = start_poller_process(env, *args)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace"))
+
+    async def wait_for(self, text: str, timeout: float = 60.0) -> None:
+        """Until a line of its output contains `text` (fails if it exits or times out)."""
+        for _ in range(int(timeout / 0.05)):
+            if any(text in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {text!r} from the worker:\n{self.output()}")
+
+    def stop(self) -> None:
+        """Ctrl-C, then kill if it does not exit."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+
+    def output(self) -> str:
+        return "".join(self.lines)[-2000:]
 
 
 async def snapshot_counts(runtime: Runtime) -> tuple[int, int, int]:

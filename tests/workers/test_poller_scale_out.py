@@ -9,22 +9,24 @@ the evidence.
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import pytest
-from dbos import DBOSClient
+from dbos import DBOSClient, WorkflowStatus
+from sqlalchemy import update
 
 from app.core.config import Settings
 from app.core.runtime import Runtime
+from app.models import ScheduleExternal
+from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from tests.workers.real_processes import (
+    WorkerProcess,
     poller_env,
     snapshot_counts,
-    start_poller_process,
     track_facebook_pages,
 )
 from workers.insights_poller import dbos_system_database_url, fetch_batch_workflow
@@ -37,7 +39,7 @@ ACCOUNT_CONCURRENCY = 2  # 4 may run at once in all...
 WORKER_CONCURRENCY = 3  # ...so one worker cannot take them all, and two could run 6
 
 
-def max_overlap(intervals: Iterable[tuple[int, int]]) -> int:
+def max_overlap(intervals: Sequence[tuple[int, int]]) -> int:
     """Most intervals [start, end) open at one instant."""
     events = sorted(
         [(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals]
@@ -49,25 +51,15 @@ def max_overlap(intervals: Iterable[tuple[int, int]]) -> int:
     return peak
 
 
+async def _set_due(runtime: Runtime, when: datetime) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(ScheduleExternal).values(next_fetch_at=when))
+
+
 def test_max_overlap() -> None:
     assert max_overlap([]) == 0
     assert max_overlap([(0, 10), (10, 20)]) == 1
     assert max_overlap([(0, 10), (5, 20), (6, 7)]) == 3
-
-
-def _stop(workers: list[subprocess.Popen[bytes]]) -> list[str]:
-    outputs = []
-    for proc in workers:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc in workers:
-        try:
-            out, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        outputs.append(out.decode()[-2000:])
-    return outputs
 
 
 async def test_two_workers_share_the_queue_within_per_account_limits(
@@ -87,33 +79,47 @@ async def test_two_workers_share_the_queue_within_per_account_limits(
         "INSIGHTS_ACCOUNT_CONCURRENCY": str(ACCOUNT_CONCURRENCY),
         "INSIGHTS_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "INSIGHTS_POLL_TICK_SECONDS": "1",
+        "LOG_LEVEL": "INFO",  # for "insights.poller.started"
     }
+    # Due only once both workers are up, or the first one up could take the whole pass.
+    await _set_due(runtime, utcnow() + timedelta(days=1))
     workers = [
-        start_poller_process(poller_env(settings, sandbox_url, demo, WORKER_ID=ex, **common))
+        WorkerProcess(poller_env(settings, sandbox_url, demo, WORKER_ID=ex, **common))
         for ex in executors
     ]
+    expected = PAGES * POSTS_PER_PAGE // POSTS_PER_WORKFLOW
+    flows: list[WorkflowStatus] = []
     try:
+        for worker in workers:
+            await worker.wait_for("insights.poller.started")
+        await _set_due(runtime, utcnow())
         for _ in range(1200):
             if (await snapshot_counts(runtime))[2] >= total:
                 break
-            if any(w.poll() is not None for w in workers):
+            if any(w.proc.poll() is not None for w in workers):
                 break
             await asyncio.sleep(0.1)
+        # A batch's rows are committed a moment before DBOS records the workflow's end.
+        client = DBOSClient(system_database_url=dbos_system_database_url(settings))
+        try:
+            for _ in range(200):
+                flows = await client.list_workflows_async(
+                    name=fetch_batch_workflow.__qualname__,
+                    executor_id=executors,
+                    load_input=False,
+                    load_output=False,
+                )
+                if len(flows) == expected and all(f.status == "SUCCESS" for f in flows):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            client.destroy()
     finally:
-        outputs = _stop(workers)
+        for worker in workers:
+            worker.stop()
+    outputs = [w.output() for w in workers]
     assert await snapshot_counts(runtime) == (total, total, total), outputs
-
-    client = DBOSClient(system_database_url=dbos_system_database_url(settings))
-    try:
-        flows = await client.list_workflows_async(
-            name=fetch_batch_workflow.__qualname__,
-            executor_id=executors,
-            load_input=False,
-            load_output=False,
-        )
-    finally:
-        client.destroy()
-    assert len(flows) == PAGES * POSTS_PER_PAGE // POSTS_PER_WORKFLOW
+    assert len(flows) == expected
     assert {f.status for f in flows} == {"SUCCESS"}
     assert {f.executor_id for f in flows} == set(executors), "both workers took work"
     by_account: dict[str | None, list[tuple[int, int]]] = defaultdict(list)
