@@ -128,12 +128,15 @@ async def main(args: argparse.Namespace) -> int:
             await ctl.reset_counters()
             since, sb_cpu = utcnow(), cpu_seconds(sandbox.pid)
             config = {"mode": mode, "settings": values, "patches": args.patch}
+            stem = f"{args.db}-{mode}" + (f"-{latency_ms}ms" if len(args.latency_ms) > 1 else "")
             if args.profile:
-                config["profile"] = str(DATA / f"{args.db}-{mode}.prof")
-            spy = str(DATA / f"{args.db}-{mode}.pyspy") if args.pyspy else None
+                config["profile"] = str(DATA / f"{stem}.prof")
+            spy = str(DATA / f"{stem}.pyspy") if args.pyspy else None
             res = run_child(config, timeout=args.timeout, pyspy=spy)
             if spy:
-                print(f"py-spy ({mode}): busy samples, inclusive/self, frames in this repo")
+                print(
+                    f"py-spy ({mode}): samples holding the GIL, inclusive/self, frames in this repo"
+                )
                 print_table(["incl", "self", "frame"], profile_summary(spy))
             res["latency_ms"] = latency_ms
             if len(args.latency_ms) > 1:

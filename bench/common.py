@@ -309,7 +309,10 @@ def run_child(config: dict[str, Any], timeout: float, pyspy: str | None = None) 
     """
     cmd = [sys.executable, str(ROOT / "bench" / "postmeter_proc.py"), json.dumps(config)]
     if pyspy:
-        spy = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "--gil", "-o", pyspy]
+        # The venv's own py-spy (a dev dependency), also when the venv is not activated.
+        exe = Path(sys.executable).with_name("py-spy")
+        binary = str(exe) if exe.exists() else "py-spy"
+        spy = [binary, "record", "-r", "200", "-f", "raw", "--threads", "--gil", "-o", pyspy]
         cmd = [*spy, "--", *cmd]
     proc = subprocess.run(  # noqa: S603
         cmd,

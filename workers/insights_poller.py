@@ -195,6 +195,7 @@ async def start_poller(
     owns = runtime is None
     runtime = runtime or build_runtime(settings or load_settings())
     s = runtime.settings
+    executor = executor_id(s, role)
     clients = build_platform_clients(s, transport=transport)
     async with runtime.sessionmaker() as session:
         await clients.load_rejections(session)
@@ -211,7 +212,7 @@ async def start_poller(
             "system_database_url": dbos_system_database_url(s),
             # Pinned: a restarted worker only resumes workflows of its own version and id.
             "application_version": __version__,
-            "executor_id": executor_id(s, role),
+            "executor_id": executor,
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
         }
@@ -236,7 +237,7 @@ async def start_poller(
                 }
             ]
         )
-    log.info("insights.poller.started", executor=executor_id(s, role), schedule=schedule)
+    log.info("insights.poller.started", executor=executor, schedule=schedule)
     return _context
 
 
