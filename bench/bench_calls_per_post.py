@@ -28,17 +28,17 @@ import httpx  # noqa: E402
 from app.core.runtime import Runtime  # noqa: E402
 from app.integrations.graph_batch import appsecret_proof  # noqa: E402
 from app.integrations.linkedin_insights import encode_urn, member_entity  # noqa: E402
-from app.models.base import utcnow  # noqa: E402
 from app.sandbox.client import SandboxControl  # noqa: E402
 from app.services.insights_refresh import InsightsRefresher  # noqa: E402
 from app.services.platform_clients import build_platform_clients  # noqa: E402
-from app.services.poll_planner import claim_due_batches, parse_ids  # noqa: E402
+from app.services.poll_planner import parse_ids  # noqa: E402
 from bench.common import (  # noqa: E402
     BENCH_DIR,
     QUOTAS,
     UNLIMITED,
     Account,
     Sandbox,
+    claim_due,
     create_accounts,
     fresh_database,
     machine,
@@ -159,13 +159,9 @@ async def postmeter_poll(
 
 
 async def claim_all(runtime: Runtime) -> dict[str, list[list[uuid.UUID]]]:
-    """Everything due, cut by the poller's planner (per account and cached media type)."""
-    s = runtime.settings
-    size = int(getattr(s, "INSIGHTS_POSTS_PER_WORKFLOW", s.INSIGHTS_BATCH_SIZE))
-    async with runtime.sessionmaker() as session, session.begin():
-        planned = await claim_due_batches(session, now=utcnow(), batch_size=size, limit=10**7)
+    """Everything due, cut by the poller's planner, per account."""
     out: dict[str, list[list[uuid.UUID]]] = {}
-    for batch in planned:
+    for batch in await claim_due(runtime):
         out.setdefault(batch.account_id, []).append(parse_ids(batch.external_row_ids))
     return out
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -23,12 +21,18 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = 100.0  # os.sysconf("SC_CLK_TCK") on Linux
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.integrations.linkedin_insights import encode_urn, member_entity, restli_list  # noqa: E402
+from app.sandbox.client import SandboxControl  # noqa: E402
 from app.sandbox.meta_auth import appsecret_proof  # noqa: E402
-from app.sandbox.restli import encode_urn  # noqa: E402
+from bench.common import (  # noqa: E402
+    QUOTAS,
+    UNLIMITED,
+    Sandbox,
+    ServerProcess,
+    cpu_seconds,
+)
 
 BASELINE_APP = """
 import uvicorn
@@ -65,6 +69,7 @@ class Result:
     seconds: float
     latencies: list[float]
     server_cpu: float
+    calls_per_request: int = 1  # platform calls one HTTP request stands for (batch items)
 
     @property
     def server_us(self) -> float:
@@ -82,40 +87,14 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class Baseline(ServerProcess):
+    """The trivial Starlette app, run and stopped like the sandbox."""
 
+    name = "baseline"
+    health_path = "/ok"
 
-def start(command: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
-
-
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to measure the server's own cost."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", BASELINE_APP.replace("{port}", str(self.port))]
 
 
 async def run_case(
@@ -156,11 +135,19 @@ async def run_case(
         server_cpu = cpu_seconds(server_pid) - cpu_before
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
-    return Result(case.name, concurrency, len(latencies), errors, seconds, latencies, server_cpu)
+    return Result(
+        case.name,
+        concurrency,
+        len(latencies),
+        errors,
+        seconds,
+        latencies,
+        server_cpu,
+        case.calls_per_request,
+    )
 
 
-def build_cases(world: dict[str, Any], ids: dict[str, list[str]]) -> list[Case]:
-    demo = world["demo"]
+def build_cases(demo: dict[str, Any], ids: dict[str, list[str]]) -> list[Case]:
     token = demo["page_token"]
     meta = {
         "access_token": token,
@@ -183,15 +170,15 @@ def build_cases(world: dict[str, Any], ids: dict[str, list[str]]) -> list[Case]:
         "LinkedIn-Version": "202610",
         "X-Restli-Protocol-Version": "2.0.0",
     }
-    shares = ",".join(encode_urn(u) for u in ids["linkedin"][:20])
     stats = (
         "/rest/organizationalEntityShareStatistics?q=organizationalEntity"
-        f"&organizationalEntity={encode_urn(demo['org_urn'])}&shares=List({shares})"
+        f"&organizationalEntity={encode_urn(demo['org_urn'])}"
+        f"&shares={restli_list(ids['linkedin'][:20])}"
     )
     member = {**li, "Authorization": f"Bearer {demo['member_token']}"}
     analytics = (
         "/rest/memberCreatorPostAnalytics?q=entity"
-        f"&entity=(share:{encode_urn(ids['member'][0])})&queryType=IMPRESSION&aggregation=TOTAL"
+        f"&entity={member_entity(ids['member'][0])}&queryType=IMPRESSION&aggregation=TOTAL"
     )
     return [
         Case(
@@ -207,11 +194,11 @@ def build_cases(world: dict[str, Any], ids: dict[str, list[str]]) -> list[Case]:
             params={"fields": fields, **meta},
         ),
         Case(
-            "meta POST / batch of 50 insights",
+            f"meta POST / batch of {len(batch)} insights",
             "POST",
             "/v24.0/",
             data={"batch": json.dumps(batch), **meta},
-            calls_per_request=50,
+            calls_per_request=len(batch),
         ),
         Case("linkedin orgShareStatistics (20 URNs)", "GET", stats, headers=li),
         Case("linkedin memberCreatorPostAnalytics", "GET", analytics, headers=member),
@@ -233,93 +220,67 @@ def print_table(results: list[Result], baseline: dict[int, float]) -> None:
         )
 
 
-QUOTAS = (
-    "meta_app_calls_per_hour",
-    "meta_user_calls_per_hour",
-    "meta_page_calls_per_day",
-    "meta_ig_calls_per_day",
-    "linkedin_app_calls_per_day",
-    "linkedin_member_calls_per_day",
-)
-
-
-async def seed(
-    control: httpx.AsyncClient, platform: str, owner: str, count: int, age: Any
-) -> list[str]:
-    body = {"platform": platform, "owner_id": owner, "count": count, "age_hours": age}
-    response = await control.post("/_sandbox/posts", json=body)
-    response.raise_for_status()
-    return list(response.json()["ids"])
-
-
 async def main(args: argparse.Namespace) -> int:
     levels = [int(c) for c in args.concurrency.split(",")]
-    sb_port, ok_port = free_port(), free_port()
-    sandbox = start(
-        [sys.executable, "-m", "app.sandbox", "--port", str(sb_port), "--seed", "demo", "--quiet"]
-    )
-    baseline_proc = start([sys.executable, "-c", BASELINE_APP.replace("{port}", str(ok_port))])
-    sb_base, ok_base = f"http://127.0.0.1:{sb_port}", f"http://127.0.0.1:{ok_port}"
-    try:
-        await wait_ready(f"{sb_base}/_sandbox/health", sandbox)
-        await wait_ready(f"{ok_base}/ok", baseline_proc)
-        async with httpx.AsyncClient(base_url=sb_base, timeout=60.0) as control:
-            await control.put("/_sandbox/quotas", json=dict.fromkeys(QUOTAS, 10**9))
-            world = (await control.get("/_sandbox/world")).json()
-            demo = world["demo"]
+    async with Sandbox() as sandbox, Baseline() as baseline_server:
+        async with SandboxControl(sandbox.url) as ctl:
+            await ctl.set_quotas(**dict.fromkeys(QUOTAS, UNLIMITED))
+            demo = (await ctl.world())["demo"]
             began = time.perf_counter()
-            fb = await seed(control, "facebook", demo["page_id"], args.posts, [1, 24 * 90])
+            fb = await ctl.seed_posts(
+                "facebook", demo["page_id"], args.posts, age_hours=(1, 24 * 90)
+            )
             seed_seconds = time.perf_counter() - began
-            li = await seed(control, "linkedin", demo["org_id"], 100, [1, 240])
-            member = await seed(control, "linkedin", demo["member_id"], 10, 24)
+            li = await ctl.seed_posts("linkedin", demo["org_id"], 100, age_hours=(1, 240))
+            member = await ctl.seed_posts("linkedin", demo["member_id"], 10, age_hours=24)
         print(f"seeded {args.posts} posts in one control call: {seed_seconds:.2f} s (HTTP incl.)")
-        cases = build_cases(world, {"facebook": fb, "linkedin": li, "member": member})
+        cases = build_cases(demo, {"facebook": fb, "linkedin": li, "member": member})
         baseline: dict[int, float] = {}
         results: list[Result] = []
         ok_case = Case("baseline starlette GET /ok", "GET", "/ok")
         for level in levels:
             ok = await run_case(
-                ok_base, ok_case, level, args.duration, args.max_requests, baseline_proc.pid
+                baseline_server.url,
+                ok_case,
+                level,
+                args.duration,
+                args.max_requests,
+                baseline_server.pid,
             )
             baseline[level] = ok.rps
             results.append(ok)
             for case in cases:
                 results.append(
                     await run_case(
-                        sb_base, case, level, args.duration, args.max_requests, sandbox.pid
+                        sandbox.url, case, level, args.duration, args.max_requests, sandbox.pid
                     )
                 )
-        results.sort(key=lambda r: (r.case != ok_case.name, r.case, r.concurrency))
-        print_table(results, baseline)
-        for r in results:
-            if "batch" in r.case:
-                print(f"  batch, concurrency {r.concurrency}: {r.rps * 50:.0f} Graph calls/s")
-        print(
-            "srv us/req: sandbox (or baseline) process CPU per request; 1e6 / it = req/s per core"
-        )
-        if args.json:
-            rows = [
-                {
-                    "endpoint": r.case,
-                    "concurrency": r.concurrency,
-                    "requests": r.requests,
-                    "errors": r.errors,
-                    "rps": r.rps,
-                    "p50_ms": r.pct(0.5),
-                    "p99_ms": r.pct(0.99),
-                    "server_us_per_request": r.server_us,
-                }
-                for r in results
-            ]
-            Path(args.json).write_text(json.dumps(rows, indent=2))
-        return 0 if all(r.errors == 0 for r in results) else 1
-    finally:
-        for proc in (sandbox, baseline_proc):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    results.sort(key=lambda r: (r.case != ok_case.name, r.case, r.concurrency))
+    print_table(results, baseline)
+    for r in results:
+        if r.calls_per_request > 1:
+            print(
+                f"  {r.case}, concurrency {r.concurrency}: "
+                f"{r.rps * r.calls_per_request:.0f} Graph calls/s"
+            )
+    print("srv us/req: sandbox (or baseline) process CPU per request; 1e6 / it = req/s per core")
+    if args.json:
+        rows = [
+            {
+                "endpoint": r.case,
+                "concurrency": r.concurrency,
+                "requests": r.requests,
+                "errors": r.errors,
+                "rps": r.rps,
+                "calls_per_request": r.calls_per_request,
+                "p50_ms": r.pct(0.5),
+                "p99_ms": r.pct(0.99),
+                "server_us_per_request": r.server_us,
+            }
+            for r in results
+        ]
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0 if all(r.errors == 0 for r in results) else 1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

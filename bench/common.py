@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +43,7 @@ from app.models import (  # noqa: E402
 from app.models.base import new_id, utcnow  # noqa: E402
 from app.sandbox.client import SandboxControl  # noqa: E402
 from app.services.migrations import upgrade_database  # noqa: E402
+from app.services.poll_planner import PlannedBatch, claim_due_batches  # noqa: E402
 
 BENCH_DIR = Path(tempfile.gettempdir()) / "postmeter-bench"  # scratch databases, profiles
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -81,36 +82,41 @@ def machine() -> str:
     return f"nproc={os.cpu_count()}, {when}, Python {sys.version.split()[0]}"
 
 
-class Sandbox:
-    """`python -m app.sandbox --seed demo` in a subprocess; `async with` waits until healthy."""
+class ServerProcess:
+    """A server subprocess on a free loopback port; `async with` waits until `health_path`
+    answers 200. Its output goes to a log file: an unread pipe fills up (uvicorn logs every
+    client that times out) and then blocks the server on write."""
+
+    name = "server"
+    health_path = "/"
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    async def __aenter__(self) -> Sandbox:
-        cmd = [sys.executable, "-m", "app.sandbox", "--port", str(self.port), "--seed", "demo"]
-        # Its stderr goes to a file: an unread pipe fills up (uvicorn logs every client that
-        # times out) and then blocks the sandbox on write.
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = BENCH_DIR / f"sandbox-{self.port}.log"
+        self.log = BENCH_DIR / f"{self.name}-{self.port}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(  # noqa: S603
-                [*cmd, "--quiet"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                self.command(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("sandbox exited at start")
+                    raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
                 try:
-                    if (await client.get(f"{self.url}/_sandbox/health")).status_code == 200:
+                    if (await client.get(f"{self.url}{self.health_path}")).status_code == 200:
                         return self
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.1)
-        raise RuntimeError("sandbox did not come up")
+        raise RuntimeError(f"{self.name} did not come up")
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -124,6 +130,17 @@ class Sandbox:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+
+class Sandbox(ServerProcess):
+    """`python -m app.sandbox --seed demo` in a subprocess."""
+
+    name = "sandbox"
+    health_path = "/_sandbox/health"
+
+    def command(self) -> list[str]:
+        port = str(self.port)
+        return [sys.executable, "-m", "app.sandbox", "--port", port, "--seed", "demo", "--quiet"]
 
 
 # --- databases ------------------------------------------------------------------------------
@@ -229,6 +246,18 @@ async def seed_posts(ctl: SandboxControl, account: Account, count: int) -> None:
     account.post_ids = await ctl.seed_posts(
         platform, account.owner, count, media_type=media, age_hours=(1.0, 720.0)
     )  # type: ignore[arg-type]
+
+
+async def claim_due(runtime: Runtime) -> list[PlannedBatch]:
+    """Every due post, claimed and cut as the poller cuts them (per account and cached media
+    type, `INSIGHTS_POSTS_PER_WORKFLOW` posts per refresh call)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        return await claim_due_batches(
+            session,
+            now=utcnow(),
+            batch_size=runtime.settings.INSIGHTS_POSTS_PER_WORKFLOW,
+            limit=10**7,
+        )
 
 
 async def track_posts(runtime: Runtime, accounts: list[Account], *, chunk: int = 5000) -> int:

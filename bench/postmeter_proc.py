@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
-import inspect
 import json
 import os
 import pstats
@@ -31,8 +30,8 @@ from app.core.runtime import build_runtime, tune_gc_for_service  # noqa: E402
 from app.models.base import utcnow  # noqa: E402
 from app.services.insights_refresh import InsightsRefresher  # noqa: E402
 from app.services.platform_clients import build_platform_clients  # noqa: E402
-from app.services.poll_planner import PlannedBatch, claim_due_batches, parse_ids  # noqa: E402
-from bench.common import make_settings  # noqa: E402
+from app.services.poll_planner import PlannedBatch, parse_ids  # noqa: E402
+from bench.common import claim_due, make_settings  # noqa: E402
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -45,18 +44,6 @@ def rss_mb(field: str = "VmRSS") -> float:
 def cpu_now() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-async def _claim_all(runtime: Any) -> list[PlannedBatch]:
-    async with runtime.sessionmaker() as session, session.begin():
-        return await claim_due_batches(
-            session, now=utcnow(), batch_size=_posts_per_unit(runtime.settings), limit=10**7
-        )
-
-
-def _posts_per_unit(settings: Any) -> int:
-    """Posts per refresh call, as the poller cuts them (per workflow when the setting exists)."""
-    return int(getattr(settings, "INSIGHTS_POSTS_PER_WORKFLOW", settings.INSIGHTS_BATCH_SIZE))
 
 
 async def _run_batches(batches: list[PlannedBatch], settings: Any, work: Any) -> None:
@@ -274,24 +261,21 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         if mode == "refresher":
             if profiler:
                 profiler.enable()
-            batches = await _claim_all(runtime)
+            batches = await claim_due(runtime)
 
             async def work(batch: PlannedBatch) -> None:
                 nonlocal fetched
                 report = await refresher.refresh(parse_ids(batch.external_row_ids))
                 fetched += report.count("fetched")
-                for o in report.outcomes:
-                    if o.error_kind:
-                        errors[o.error_kind] = errors.get(o.error_kind, 0) + 1
+                for kind, n in report.error_counts().items():
+                    errors[kind] = errors.get(kind, 0) + n
 
         else:  # fetch only: read what the fetch needs first, then time only HTTP + parsing
-            batches = await _claim_all(runtime)
+            batches = await claim_due(runtime)
             loaded = {}
             now = utcnow()
-            load_params = inspect.signature(refresher._load).parameters  # the app is evolving
             for b in batches:
-                extra = {"claimed_until": None} if "claimed_until" in load_params else {}
-                read = await refresher._load(parse_ids(b.external_row_ids), now, **extra)
+                read = await refresher._load(parse_ids(b.external_row_ids), now, None)
                 loaded[b.workflow_id] = read.groups
             cpu0, t0 = cpu_now(), time.perf_counter()
             if profiler:

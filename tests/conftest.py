@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,13 @@ from app.services.workspaces import create_workspace
 TEST_KEY = generate_encryption_key()
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL.startswith(("postgresql", "postgres")) else [])
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for sandbox and server subprocesses)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:

@@ -34,11 +34,9 @@ from dbos._utils import GlobalParams  # the launched executor's id (no public ge
 
 from app import __version__
 from app.core.config import ConfigError, Settings, load_settings
-from app.core.logging import configure_logging
 from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.models.base import utcnow
-from app.services.insights_refresh import InsightsRefresher
-from app.services.platform_clients import build_platform_clients
+from app.services.insights_refresh import InsightsRefresher, open_refresher
 from app.services.poll_planner import PlannedBatch, claim_due_batches, count_due, parse_ids
 
 log = structlog.get_logger(__name__)
@@ -94,11 +92,11 @@ async def refresh_step(row_ids: list[str], lease_until: str) -> dict[str, Any]:
     report = await _ctx().refresher.refresh(
         parse_ids(row_ids), claimed_until=datetime.fromisoformat(lease_until)
     )
-    errors: dict[str, int] = {}
-    for outcome in report.outcomes:
-        if outcome.error_kind:
-            errors[outcome.error_kind] = errors.get(outcome.error_kind, 0) + 1
-    return {"posts": len(row_ids), "fetched": report.count("fetched"), "errors": errors}
+    return {
+        "posts": len(row_ids),
+        "fetched": report.count("fetched"),
+        "errors": report.error_counts(),
+    }
 
 
 @DBOS.workflow()
@@ -196,15 +194,15 @@ async def start_poller(
     runtime = runtime or build_runtime(settings or load_settings())
     s = runtime.settings
     executor = executor_id(s, role)
-    clients = build_platform_clients(s, transport=transport)
     async with runtime.sessionmaker() as session:
-        await clients.load_rejections(session)
-    _context = PollerContext(runtime, InsightsRefresher(runtime, clients), owns_runtime=owns)
+        refresher = await open_refresher(runtime, session, transport=transport)
+    _context = PollerContext(runtime, refresher, owns_runtime=owns)
     if s.is_sqlite:
         _prepare_sqlite_file(s.DATA_DIR / "dbos.sqlite")
-    # DBOS logs only to the "dbos" logger; send them through our (redacting) handlers.
+    # DBOS logs only to the "dbos" logger and gives it a console handler of its own unless it
+    # has one; send its records through our (redacting) handlers instead. Idempotent.
     dbos_logger = logging.getLogger("dbos")
-    dbos_logger.addHandler(logging.NullHandler())
+    dbos_logger.handlers[:] = [logging.NullHandler()]
     dbos_logger.propagate = True
     DBOS(
         config={
@@ -343,24 +341,20 @@ def _print_summary(summary: PassSummary) -> None:
 
 
 async def run_cli(*, once: bool) -> int:
-    settings = load_settings()
-    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
-    from app.cli.common import ensure_schema
+    from app.cli.common import command_runtime
 
-    runtime = build_runtime(settings)
-    await ensure_schema(runtime)
-    await start_poller(runtime, schedule=not once, role="poll" if once else "worker")
-    tune_gc_for_service()
-    try:
-        if once:
-            summary = await _run_once_with_progress()
-            _print_summary(summary)
+    async with command_runtime() as runtime:
+        await start_poller(runtime, schedule=not once, role="poll" if once else "worker")
+        tune_gc_for_service()
+        try:
+            if once:
+                summary = await _run_once_with_progress()
+                _print_summary(summary)
+                return 0
+            await asyncio.Event().wait()  # until cancelled (Ctrl-C / SIGTERM)
             return 0
-        await asyncio.Event().wait()  # until cancelled (Ctrl-C / SIGTERM)
-        return 0
-    finally:
-        await stop_poller()
-        await runtime.aclose()
+        finally:
+            await stop_poller()
 
 
 async def _run_once_with_progress() -> PassSummary:

@@ -27,10 +27,13 @@ def load_settings_and_logging() -> Settings:
 
 
 @asynccontextmanager
-async def command_runtime(*, migrate: bool = True) -> AsyncIterator[Runtime]:
-    """A runtime for one command. The embedded SQLite database is migrated on the way in;
-    PostgreSQL must be migrated explicitly (`postmeter db upgrade`), so we only check it."""
-    runtime = build_runtime(load_settings_and_logging())
+async def command_runtime(
+    *, migrate: bool = True, settings: Settings | None = None
+) -> AsyncIterator[Runtime]:
+    """A runtime for one command (on `settings`, else loaded, with logging configured). The
+    embedded SQLite database is migrated on the way in; PostgreSQL must be migrated explicitly
+    (`postmeter db upgrade`), so we only check it."""
+    runtime = build_runtime(settings or load_settings_and_logging())
     try:
         if migrate:
             await ensure_schema(runtime)

@@ -22,16 +22,16 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.common import console, ensure_schema, load_settings_and_logging
+from app.cli.common import command_runtime, console, load_settings_and_logging
 from app.cli.run import serve_api
 from app.core.config import Settings
-from app.core.errors import Conflict
-from app.core.runtime import Runtime, build_runtime
+from app.core.runtime import Runtime
 from app.models import Provider, ScheduleExternal, SocialAccount, Workspace
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
+from app.schemas.accounts import AccountCreate, AccountUpdate
 from app.schemas.schedules import ImportRef, ScheduleImport
-from app.services.accounts import status_for_expiry
+from app.services.accounts import create_account, update_account
 from app.services.schedules import import_schedule
 from app.services.workspaces import create_api_key
 
@@ -102,6 +102,9 @@ async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list
 async def _upsert_account(
     session: AsyncSession, runtime: Runtime, workspace_id: uuid.UUID, spec: DemoAccount
 ) -> SocialAccount:
+    """Connect the demo account, or reconnect it with its current token (as the API does:
+    a reconnected account's posts are due again at once)."""
+    token = SecretStr(spec.token)
     account = await session.scalar(
         select(SocialAccount).where(
             SocialAccount.workspace_id == workspace_id,
@@ -110,19 +113,19 @@ async def _upsert_account(
         )
     )
     if account is None:
-        account = SocialAccount(
-            workspace_id=workspace_id,
-            provider=spec.provider,
-            external_id=spec.external_id,
-            name=spec.name,
-            access_token_enc="",
+        data = AccountCreate(
+            provider=spec.provider, external_id=spec.external_id, name=spec.name, access_token=token
         )
-        session.add(account)
-    account.access_token_enc = runtime.cipher.encrypt(spec.token)
-    account.status = status_for_expiry(None)
-    account.last_error = None
-    await session.flush()
-    return account
+        return await create_account(
+            session, workspace_id=workspace_id, data=data, cipher=runtime.cipher
+        )
+    return await update_account(
+        session,
+        workspace_id=workspace_id,
+        account_id=account.id,
+        data=AccountUpdate(access_token=token),
+        cipher=runtime.cipher,
+    )
 
 
 async def _track(
@@ -146,9 +149,8 @@ async def _track(
             published_at=published,
             refs=[ImportRef(account_id=account.id, external_id=post["id"])],
         )
-        with contextlib.suppress(Conflict):
-            schedule = await import_schedule(session, workspace_id=workspace_id, data=data)
-            out.append(schedule.id)
+        schedule = await import_schedule(session, workspace_id=workspace_id, data=data)
+        out.append(schedule.id)
     return out
 
 
@@ -187,14 +189,10 @@ async def run_demo(host: str, port: int, sandbox_port: int, clock_speed: float) 
             await _wait_for_sandbox(ctl)
             secret = (await ctl.world())["demo"]["meta_app_secret"]
             settings = demo_settings(base, url, secret)
-            runtime = build_runtime(settings)
-            try:
-                await ensure_schema(runtime)
+            async with command_runtime(settings=settings) as runtime:
                 api_key, schedule_ids = await connect_demo(runtime, ctl)
                 _banner(host, port, url, api_key, schedule_ids, clock_speed)
                 await serve_api(settings, runtime, host, port, in_process_worker=True)
-            finally:
-                await runtime.aclose()
 
 
 def _banner(

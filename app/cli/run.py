@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.cli.common import console, ensure_schema, load_settings_and_logging
+from app.cli.common import command_runtime, console
 from app.core.config import Settings
-from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
+from app.core.runtime import Runtime, tune_gc_for_service
 from app.main import create_app
 
 
@@ -36,13 +36,9 @@ async def serve_api(
 
 
 async def _serve(host: str, port: int) -> None:
-    settings = load_settings_and_logging()
-    runtime = build_runtime(settings)
-    try:
-        await ensure_schema(runtime)
+    async with command_runtime() as runtime:
+        settings = runtime.settings
         await serve_api(settings, runtime, host, port, in_process_worker=settings.is_sqlite)
-    finally:
-        await runtime.aclose()
 
 
 def register(cli: typer.Typer) -> None:

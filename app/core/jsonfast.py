@@ -20,6 +20,14 @@ def loads(data: str | bytes | bytearray | memoryview) -> Any:
     return orjson.loads(data)
 
 
+def loads_or(data: str | bytes | bytearray | memoryview, default: Any = None) -> Any:
+    """Parse JSON like :func:`loads`, returning ``default`` when the input is malformed."""
+    try:
+        return orjson.loads(data)
+    except ValueError:
+        return default
+
+
 def dumps_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON."""
     try:

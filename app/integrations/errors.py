@@ -58,7 +58,8 @@ class PlatformError(Exception):
         self.code = code
         self.subcode = subcode
         self.http_status = http_status
-        self.trace_id = trace_id
+        # The platform's request id (Meta ``fbtrace_id``): what its support asks for.
+        self.trace_id = redact(str(trace_id), secrets)[:200] if trace_id is not None else None
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -87,6 +88,7 @@ class PlatformError(Exception):
             "code": self.code,
             "subcode": self.subcode,
             "http_status": self.http_status,
+            "trace_id": self.trace_id,
             "message": self.message,
             **{
                 k: (v.isoformat() if isinstance(v, datetime) else v)
@@ -215,10 +217,7 @@ _METRIC_INDEX_RE = re.compile(r"metric\[(\d+)\]")
 def _graph_error_dict(body: Any) -> dict[str, Any]:
     """Extract Graph's ``{"error": {...}}`` object from a parsed or raw body."""
     if isinstance(body, bytes | str):
-        try:
-            body = jsonfast.loads(body)
-        except ValueError:
-            return {}
+        body = jsonfast.loads_or(body)
     if isinstance(body, dict) and isinstance(error := body.get("error"), dict):
         return error
     return {}
@@ -251,8 +250,9 @@ def classify_graph_error(
 ) -> PlatformError:
     """Map a Graph API error response (HTTP status + body) to a typed error.
 
-    ``body`` may be the parsed JSON, the raw text, or ``None``. ``retry_after`` is a hint the
-    caller derived from headers (``Retry-After``, usage ``estimated_time_to_regain_access``).
+    ``body`` may be the parsed JSON, the raw bytes or text, or ``None``. ``retry_after`` is a
+    hint the caller derived from headers (``Retry-After``, usage
+    ``estimated_time_to_regain_access``).
     """
     err = _graph_error_dict(body)
     code = _as_int(err.get("code"))
@@ -313,10 +313,7 @@ def classify_linkedin_error(
 ) -> PlatformError:
     """Map a LinkedIn REST error (status + ``{"status","serviceErrorCode","message"}``)."""
     if isinstance(body, bytes | str):
-        try:
-            body = jsonfast.loads(body)
-        except ValueError:
-            body = {}
+        body = jsonfast.loads_or(body)
     data = body if isinstance(body, dict) else {}
     message = str(data.get("message") or f"HTTP {status} from LinkedIn")
     common: dict[str, Any] = {

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from app.core import jsonfast
+from app.core.clock import utcnow
 from app.integrations.errors import (
     PlatformError,
     Provider,
@@ -41,13 +42,11 @@ from app.integrations.http import (
     parse_retry_after,
     send_request,
 )
-from app.integrations.types import JSON, utcnow
+from app.integrations.types import JSON
 
 log = structlog.get_logger(__name__)
 
 _VERSIONED_PATH_RE = re.compile(r"/v\d+\.\d+/(.*)$")
-
-UsageListener = Callable[[str | None, MetaUsage], None]
 
 
 def appsecret_proof(token: str, app_secret: str) -> str:
@@ -81,7 +80,6 @@ class GraphTransport:
         max_batch: int = 50,
         max_concurrency: int = 4,
         limiter: KeyedLimiter | None = None,
-        usage_listener: UsageListener | None = None,
     ) -> None:
         self._http = http
         self.api_version = api_version
@@ -90,8 +88,6 @@ class GraphTransport:
         self.max_batch = max(1, min(max_batch, 50))
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         self._limiter = limiter
-        self._usage_listener = usage_listener
-        self.http_calls = 0  # for benchmarks: HTTP requests actually sent
 
     def _auth(self, token: str) -> dict[str, str]:
         auth = {"access_token": token}
@@ -134,7 +130,7 @@ class GraphTransport:
         usage_key: str | None,
         fatal: list[PlatformError],
     ) -> list[GraphItem]:
-        results: list[GraphItem | None] = [None] * len(urls)
+        results: dict[int, GraphItem] = {}  # index in ``urls`` -> outcome
         pending = list(range(len(urls)))
 
         async def attempt() -> None:
@@ -175,7 +171,9 @@ class GraphTransport:
                 # A whole-chunk failure (e.g. 5xx after retries) fails only this chunk.
                 for index in pending:
                     results[index] = GraphItem(None, exc)
-        return [r if r is not None else GraphItem(None, _lost(provider)) for r in results]
+        # Every path above gave each index an outcome: the first attempt answers all of them
+        # (or fails, and then ``pending`` is still all of them).
+        return [results[index] for index in range(len(urls))]
 
     async def _post_batch(
         self, token: str, urls: list[str], provider: Provider, usage_key: str | None
@@ -198,7 +196,6 @@ class GraphTransport:
     ) -> httpx.Response:
         if self._limiter is not None:
             await self._limiter.acquire(*(["app"] + ([usage_key] if usage_key else [])))
-        self.http_calls += 1
         response = await send_request(
             self._http, request, provider=provider, secrets=self._secrets(token)
         )
@@ -206,7 +203,7 @@ class GraphTransport:
         if response.status_code >= 400:
             raise self._error(
                 response.status_code,
-                response.text,
+                response.content,
                 response.headers,
                 usage,
                 token,
@@ -221,8 +218,6 @@ class GraphTransport:
             return None
         if self._limiter is not None:
             self._limiter.observe_meta_usage(usage_key or "app", usage)
-        if self._usage_listener is not None:
-            self._usage_listener(usage_key, usage)
         if usage.max_percent >= 75:
             log.info(
                 "insights.fetch.usage_high",
@@ -271,23 +266,13 @@ class GraphTransport:
             return GraphItem(None, TransientError("batch item did not complete", provider=provider))
         status = raw.get("code")
         status = status if isinstance(status, int) else None
-        headers = {
-            str(h.get("name", "")).lower(): str(h.get("value", ""))
-            for h in raw.get("headers") or []
-            if isinstance(h, dict)
-        }
-        usage = self._observe_usage(headers, usage_key) if headers else None
         body = raw.get("body")
         if status is None or status >= 400:
-            return GraphItem(
-                None,
-                self._error(status or 500, body, headers, usage, token, provider, usage_key),
-                status,
-            )
-        try:
-            parsed = jsonfast.loads(body) if isinstance(body, str) else body
-        except ValueError:
-            parsed = None
+            # No per-item headers: ``_post_batch`` asks for none (the usage headers of the
+            # batch response itself are what the limiter reads).
+            error = self._error(status or 500, body, {}, None, token, provider, usage_key)
+            return GraphItem(None, error, status)
+        parsed = jsonfast.loads_or(body) if isinstance(body, str) else body
         if not isinstance(parsed, dict):
             error = TransientError(
                 "malformed batch item body", provider=provider, http_status=status
@@ -323,10 +308,6 @@ class GraphTransport:
             return body
 
         return await call_with_retry(self._retry, attempt)
-
-
-def _lost(provider: Provider) -> PlatformError:
-    return TransientError("batch item result missing", provider=provider)
 
 
 # --- the `batch` form field ------------------------------------------------------------------

@@ -4,6 +4,8 @@
 - :class:`RetryPolicy` / :func:`call_with_retry`: stamina-based retries of
   :class:`~app.integrations.errors.TransientError` only, honouring ``retry_after`` hints.
 - :func:`send_request`: turns httpx exceptions into typed errors (never leaking the URL).
+- :func:`gather_all` / :func:`gather_bounded`: concurrent calls that stop at the first
+  failure (and, bounded, send nothing more once the account is known to be unusable).
 - Re-exported from :mod:`app.integrations.limits`: :func:`parse_meta_usage`,
   :class:`MetaUsage`, :class:`KeyedLimiter`.
 """
@@ -22,15 +24,15 @@ import httpx
 import stamina
 
 from app.core import jsonfast
+from app.core.clock import utcnow
 from app.integrations.errors import (
     PlatformError,
     Provider,
     ThrottledError,
+    TokenError,
     TransientError,
-    redact,
 )
 from app.integrations.limits import BusinessUsage, KeyedLimiter, MetaUsage, parse_meta_usage
-from app.integrations.types import utcnow
 
 __all__ = [
     "BusinessUsage",
@@ -40,11 +42,11 @@ __all__ = [
     "call_with_retry",
     "decode_json",
     "gather_all",
+    "gather_bounded",
     "make_async_client",
     "parse_meta_usage",
     "parse_retry_after",
     "send_request",
-    "utcnow",
 ]
 
 T = TypeVar("T")
@@ -168,8 +170,8 @@ async def send_request(
         msg = f"timeout talking to {provider} ({type(exc).__name__})"
         raise TransientError(msg, provider=provider, secrets=secrets) from None
     except httpx.TransportError as exc:
-        detail = redact(str(exc), secrets)
-        msg = f"connection error talking to {provider} ({type(exc).__name__}: {detail})"
+        # TransientError redacts the whole message (``secrets`` and token shapes).
+        msg = f"connection error talking to {provider} ({type(exc).__name__}: {exc})"
         raise TransientError(msg, provider=provider, secrets=secrets) from None
     except httpx.HTTPError as exc:
         msg = f"HTTP error talking to {provider} ({type(exc).__name__})"
@@ -203,3 +205,30 @@ async def gather_all(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
             first = first.exceptions[0]
         raise first from None
     return [task.result() for task in tasks]
+
+
+async def gather_bounded(
+    factories: Iterable[Callable[[], Awaitable[T]]],
+    *,
+    limit: int,
+    stop_on: tuple[type[Exception], ...] = (TokenError, ThrottledError),
+) -> list[T]:
+    """Run the calls ``factories`` make, at most ``limit`` at a time, like :func:`gather_all`.
+
+    A ``stop_on`` error (account-wide: the token is dead, the account is throttled) is
+    recorded, and every call still waiting for a slot raises it instead of sending a request.
+    """
+    semaphore = asyncio.Semaphore(max(1, limit))
+    fatal: list[Exception] = []
+
+    async def run(factory: Callable[[], Awaitable[T]]) -> T:
+        async with semaphore:
+            if fatal:
+                raise fatal[0]
+            try:
+                return await factory()
+            except stop_on as exc:
+                fatal.append(exc)
+                raise
+
+    return await gather_all(run(factory) for factory in factories)

@@ -17,8 +17,8 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 from app.core import jsonfast
+from app.core.clock import utcnow
 from app.integrations.errors import Provider, ThrottledError, ThrottleScope
-from app.integrations.types import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -87,12 +87,7 @@ def _num(value: Any) -> float:
 
 def _header_json(headers: Mapping[str, str], name: str) -> Any:
     raw = headers.get(name)
-    if not raw:
-        return None
-    try:
-        return jsonfast.loads(raw)
-    except ValueError:
-        return None
+    return jsonfast.loads_or(raw) if raw else None
 
 
 def parse_meta_usage(headers: Mapping[str, str]) -> MetaUsage | None:

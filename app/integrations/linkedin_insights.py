@@ -7,9 +7,9 @@ pre-encoded query, so the final URL is exactly what we build here.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +30,7 @@ from app.integrations.http import (
     RetryPolicy,
     call_with_retry,
     decode_json,
-    gather_all,
+    gather_bounded,
     make_async_client,
     parse_retry_after,
     send_request,
@@ -88,7 +88,6 @@ class LinkedInInsightsClient:
         self._http = http or make_async_client(
             config.base_url, config.timeout_s, config.max_connections
         )
-        self.http_calls = 0  # for benchmarks: HTTP requests actually sent
 
     async def aclose(self) -> None:
         """Close the HTTP client if this instance created it."""
@@ -112,14 +111,13 @@ class LinkedInInsightsClient:
 
         async def attempt() -> JSON:
             request = self._http.build_request("GET", path_and_query, headers=headers)
-            self.http_calls += 1
             response = await send_request(
                 self._http, request, provider="linkedin", secrets=(token,)
             )
             if response.status_code >= 400:
                 error = classify_linkedin_error(
                     response.status_code,
-                    response.text,
+                    response.content,
                     secrets=(token,),
                     throttle_key=throttle_key,
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
@@ -175,13 +173,11 @@ class LinkedInInsightsClient:
         size = max(1, self.config.chunk_size)
         ordered = shares + ugc
         chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        semaphore = asyncio.Semaphore(max(1, self.config.member_concurrency))
-
-        async def run(chunk: list[str]) -> dict[str, PostFetchResult]:
-            async with semaphore:
-                return await self._org_chunk(token, organization_urn, chunk)
-
-        for part in await asyncio.gather(*(run(c) for c in chunks)):
+        parts = await gather_bounded(
+            (partial(self._org_chunk, token, organization_urn, c) for c in chunks),
+            limit=self.config.member_concurrency,
+        )
+        for part in parts:
             results.update(part)
         return {urn: results[urn] for urn in urns}
 
@@ -236,47 +232,41 @@ class LinkedInInsightsClient:
         with no data is absent (mapped to null), not 0.
         """
         urns = list(dict.fromkeys(post_urns))
-        semaphore = asyncio.Semaphore(max(1, self.config.member_concurrency))
-        fatal: list[PlatformError] = []  # an account-wide error stops queued calls at once
 
         async def one(urn: str, metric: str) -> tuple[str, str, int | PlatformError | None]:
             query = (
                 f"/rest/memberCreatorPostAnalytics?q=entity&entity={member_entity(urn)}"
                 f"&queryType={metric}&aggregation=TOTAL"
             )
-            async with semaphore:
-                if fatal:
-                    raise fatal[0]
-                try:
-                    body = await self._get(token, query, throttle_key="member")
-                except (TokenError, ThrottledError) as exc:
-                    fatal.append(exc)
-                    raise
-                except PlatformError as exc:
-                    return urn, metric, exc
+            try:
+                body = await self._get(token, query, throttle_key="member")
+            except (TokenError, ThrottledError):
+                raise  # account-wide: gather_bounded stops the queued calls
+            except PlatformError as exc:
+                return urn, metric, exc
             return urn, metric, _member_count(body, metric)
 
         valid = [u for u in urns if u.startswith((_SHARE_PREFIX, _UGC_PREFIX))]
-        answers = await gather_all(
-            one(urn, metric) for urn in valid for metric in self.config.member_metrics
+        answers = await gather_bounded(
+            (partial(one, urn, metric) for urn in valid for metric in self.config.member_metrics),
+            limit=self.config.member_concurrency,
         )
         results: dict[str, PostFetchResult] = {
             urn: PostFetchResult.failure(
                 InvalidRequestError("not a share or ugcPost URN", provider="linkedin")
             )
             for urn in urns
-            if urn not in valid
+            if not urn.startswith((_SHARE_PREFIX, _UGC_PREFIX))
         }
+        metrics_of: dict[str, dict[str, int]] = {urn: {} for urn in valid}
+        errors_of: dict[str, dict[str, PlatformError]] = {urn: {} for urn in valid}
+        for urn, metric, value in answers:
+            if isinstance(value, PlatformError):
+                errors_of[urn][metric] = value
+            elif value is not None:
+                metrics_of[urn][metric] = value
         for urn in valid:
-            metrics: dict[str, int] = {}
-            errors: dict[str, PlatformError] = {}
-            for a_urn, metric, value in answers:
-                if a_urn != urn:
-                    continue
-                if isinstance(value, PlatformError):
-                    errors[metric] = value
-                elif value is not None:
-                    metrics[metric] = value
+            metrics, errors = metrics_of[urn], errors_of[urn]
             if errors and not metrics:
                 results[urn] = PostFetchResult.failure(next(iter(errors.values())),
                                                        media_type="member")  # fmt: skip

@@ -19,7 +19,7 @@ import httpx
 import structlog
 
 from app.integrations.errors import InvalidMetricError, InvalidRequestError, PlatformError, Provider
-from app.integrations.graph_batch import GraphTransport, UsageListener
+from app.integrations.graph_batch import GraphTransport
 from app.integrations.http import KeyedLimiter, RetryPolicy, make_async_client
 from app.integrations.metric_sets import (
     FB_DEFAULT_METRICS,
@@ -84,7 +84,6 @@ class MetaInsightsClient:
         http: httpx.AsyncClient | None = None,
         rejections: MetricRejections | None = None,
         limiter: KeyedLimiter | None = None,
-        usage_listener: UsageListener | None = None,
     ) -> None:
         self.config = config
         self._owns_http = http is None
@@ -100,7 +99,6 @@ class MetaInsightsClient:
             max_batch=config.max_batch,
             max_concurrency=config.max_concurrent_batches,
             limiter=limiter,
-            usage_listener=usage_listener,
         )
 
     async def aclose(self) -> None:

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from app.integrations.errors import PlatformError
 
 JSON = dict[str, Any]
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now (a function so time-machine controls it in tests)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from app.core.clock import utcnow as utcnow  # re-exported: models and services import it here
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -25,10 +27,6 @@ NAMING_CONVENTION = {
 def new_id() -> uuid.UUID:
     """UUIDv7: unique across machines and ordered by creation, so it doubles as a cursor."""
     return uuid6.uuid7()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

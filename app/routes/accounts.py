@@ -8,15 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.models import AccountStatus, Provider
-from app.routes.deps import CallerDep, PagingDep, RuntimeDep, SessionDep
+from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep
 from app.schemas.accounts import AccountCreate, AccountOut, AccountUpdate
-from app.schemas.common import ErrorResponse, Page
+from app.schemas.common import Page
 from app.services import accounts as service
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
-}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)

@@ -1,19 +1,21 @@
-"""Request dependencies: the unit of work (one transaction) and the caller's workspace."""
+"""Request dependencies (the unit of work, the caller's workspace, paging) and what every
+route module shares: the documented error responses and the `from`/`to` range check."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Unauthorized
+from app.core.errors import InvalidInput, Unauthorized
 from app.core.runtime import Runtime
-from app.schemas.common import decode_cursor
+from app.schemas.common import ErrorResponse, decode_cursor
 from app.services.workspaces import authenticate
 
 
@@ -78,3 +80,15 @@ def get_paging(
 
 
 PagingDep = Annotated[Paging, Depends(get_paging)]
+
+
+# The error responses every route documents (the body is always `{"error": {...}}`).
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
+}
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    """`from` must come before `to` when both are given."""
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from: must be before to", code="invalid_range")

@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput
 from app.core.runtime import Runtime
 from app.models import Provider
-from app.routes.deps import CallerDep, RuntimeDep, SessionDep
-from app.schemas.common import AwareDatetime, ErrorResponse
+from app.routes.deps import ERRORS, CallerDep, RuntimeDep, SessionDep, check_range
+from app.schemas.common import AwareDatetime
 from app.schemas.insights import (
     FetchRequest,
     FetchResponse,
@@ -21,13 +20,9 @@ from app.schemas.insights import (
     SummaryOut,
 )
 from app.services import insights as service
-from app.services.insights_refresh import InsightsRefresher
-from app.services.platform_clients import build_platform_clients
+from app.services.insights_refresh import InsightsRefresher, open_refresher
 
 router = APIRouter(prefix="/insights", tags=["insights"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
-}
 
 
 async def get_refresher(
@@ -38,13 +33,17 @@ async def get_refresher(
     Uses the request's session: on SQLite a second session in the same request would wait
     for the write lock the first one holds.
     """
-    refresher: InsightsRefresher | None = getattr(request.app.state, "refresher", None)
-    if refresher is None:
-        clients = build_platform_clients(runtime.settings)
-        await clients.load_rejections(session)
-        refresher = InsightsRefresher(runtime, clients)
-        request.app.state.refresher = refresher
-        request.app.state.owns_refresher = True  # closed with the app
+    state = request.app.state
+    existing: InsightsRefresher | None = getattr(state, "refresher", None)
+    if existing is not None:
+        return existing
+    refresher = await open_refresher(runtime, session)
+    existing = getattr(state, "refresher", None)  # a concurrent first request may have won
+    if isinstance(existing, InsightsRefresher):
+        await refresher.clients.aclose()
+        return existing
+    state.refresher = refresher
+    state.owns_refresher = True  # closed with the app
     return refresher
 
 
@@ -91,8 +90,7 @@ async def get_history(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HistoryOut:
     """Snapshots oldest first; `from`/`to` bound the snapshot time (half-open)."""
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput("from: must be before to", code="invalid_range")
+    check_range(start, end)
     items, next_cursor = await service.schedule_history(
         session,
         workspace_id=caller.workspace_id,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.core.errors import InvalidInput
 from app.models import Provider, ScheduleStatus
-from app.routes.deps import CallerDep, PagingDep, SessionDep
-from app.schemas.common import AwareDatetime, ErrorResponse, Page
+from app.routes.deps import ERRORS, CallerDep, PagingDep, SessionDep, check_range
+from app.schemas.common import AwareDatetime, Page
 from app.schemas.schedules import (
     ExternalOut,
     ScheduleCreate,
@@ -22,9 +20,6 @@ from app.schemas.schedules import (
 from app.services import schedules as service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
-}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -46,7 +41,7 @@ async def list_schedules(
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> Page[ScheduleOut]:
     """Newest first; `from`/`to` bound `publish_at` (half-open)."""
-    _check_range(start, end)
+    check_range(start, end)
     return await service.list_schedules(
         session,
         workspace_id=caller.workspace_id,
@@ -57,11 +52,6 @@ async def list_schedules(
         start=start,
         end=end,
     )
-
-
-def _check_range(start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput("from: must be before to", code="invalid_range")
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED, responses=ERRORS)

@@ -17,10 +17,12 @@ from urllib.parse import quote
 
 import httpx
 
+from app.sandbox.entities import SUBCODE_PASSWORD_CHANGED
+from app.sandbox.tokens import LINKEDIN_ACCESS_TTL, META_LONG_LIVED
+
 Platform = Literal["meta", "linkedin"]
 PostPlatform = Literal["facebook", "instagram", "linkedin"]
 FaultKind = Literal["429", "5xx", "slow", "drop", "malformed"]
-SIXTY_DAYS = 60 * 86_400.0
 
 
 class SandboxControlError(Exception):
@@ -131,7 +133,7 @@ class SandboxControl:
         name: str | None = None,
         app_id: str | None = None,
         scopes: Sequence[str] | None = None,
-        expires_in: float | None = SIXTY_DAYS,
+        expires_in: float | None = META_LONG_LIVED,
     ) -> dict[str, Any]:
         """A Meta user with a user token: ``{id, name, access_token, expires_at, scopes, ...}``."""
         body = _drop_none(
@@ -192,7 +194,7 @@ class SandboxControl:
         admin_of: Sequence[str] = (),
         app_id: str | None = None,
         scopes: Sequence[str] | None = None,
-        expires_in: float | None = SIXTY_DAYS,
+        expires_in: float | None = LINKEDIN_ACCESS_TTL,
     ) -> dict[str, Any]:
         """A member, admin of the ``admin_of`` orgs (ids or URNs), with a token.
 
@@ -218,10 +220,13 @@ class SandboxControl:
         kind: Literal["user", "page", "member"] | None = None,
         app_id: str | None = None,
         scopes: Sequence[str] | None = None,
-        expires_in: float | None = SIXTY_DAYS,
+        expires_in: float | None = META_LONG_LIVED,
         user_id: str | None = None,
     ) -> dict[str, Any]:
-        """Another token for a user, page or member; ``expires_in=None`` never expires."""
+        """Another token for a user, page or member; ``expires_in=None`` never expires.
+
+        The default, 60 days, is a long-lived Meta token and a LinkedIn access token alike.
+        """
         body = _drop_none(
             {
                 "platform": platform,
@@ -264,7 +269,9 @@ class SandboxControl:
         )
         return result
 
-    async def revoke_token(self, access_token: str, *, subcode: int = 460) -> list[str]:
+    async def revoke_token(
+        self, access_token: str, *, subcode: int = SUBCODE_PASSWORD_CHANGED
+    ) -> list[str]:
         """Invalidate a token (a user token takes its page tokens along); returns those revoked."""
         body = {"access_token": access_token, "subcode": subcode}
         return list((await self._call("POST", "/tokens/revoke", body))["revoked"])

@@ -30,9 +30,6 @@ class SandboxClock:
         """Current sandbox time, epoch seconds."""
         return self._anchor_virtual + (time.monotonic() - self._anchor_real) * self._speed
 
-    def now_datetime(self) -> datetime:
-        return datetime.fromtimestamp(self.now(), tz=UTC)
-
     def _rebase(self) -> None:
         self._anchor_virtual = self.now()
         self._anchor_real = time.monotonic()

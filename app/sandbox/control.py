@@ -23,8 +23,13 @@ from app.sandbox.control_ops import (
     seed_posts,
     settings,
 )
-from app.sandbox.entities import KIND_PAGE, KIND_USER, LINKEDIN, META
-from app.sandbox.state import LINKEDIN_MEMBER_SCOPES, META_USER_SCOPES
+from app.sandbox.entities import KIND_PAGE, KIND_USER, LINKEDIN, META, SUBCODE_PASSWORD_CHANGED
+from app.sandbox.state import (
+    LINKEDIN_ACCESS_TTL,
+    LINKEDIN_MEMBER_SCOPES,
+    META_LONG_LIVED,
+    META_USER_SCOPES,
+)
 from app.sandbox.world import build_world, token_info
 
 
@@ -144,9 +149,10 @@ async def create_token(ctl: Ctl) -> Any:
     platform = ctl.field("platform", str, META)
     kind = ctl.field("kind", str, KIND_USER if platform == META else "member")
     subject = ctl.field("subject_id", str, required=True)
-    expires_in = (
-        ctl.field("expires_in", (int, float)) if "expires_in" in ctl.body else 60 * 86_400.0
-    )
+    if "expires_in" in ctl.body:  # null: never expires
+        expires_in = ctl.field("expires_in", (int, float))
+    else:
+        expires_in = LINKEDIN_ACCESS_TTL if platform == LINKEDIN else META_LONG_LIVED
     scopes = ctl.scopes()
     app_id = ctl.field("app_id", str)
     if platform == LINKEDIN:
@@ -188,7 +194,7 @@ async def expire_token(ctl: Ctl) -> Any:
 async def revoke_token(ctl: Ctl) -> Any:
     revoked = ctl.state.revoke_token(
         ctl.field("access_token", str, required=True),
-        ctl.field("subcode", int, 460),
+        ctl.field("subcode", int, SUBCODE_PASSWORD_CHANGED),
     )
     return {"revoked": revoked}
 
@@ -214,32 +220,31 @@ async def create_code(ctl: Ctl) -> Any:
 
 def control_routes() -> Mount:
     """All control endpoints, mounted under ``/_sandbox`` (one route match for the platforms)."""
-    p = ""
     routes = [
-        Route(f"{p}/health", health, methods=["GET"]),
-        Route(f"{p}/world", world, methods=["GET"]),
-        Route(f"{p}/reset", reset, methods=["POST"]),
-        Route(f"{p}/apps", create_app, methods=["POST"]),
-        Route(f"{p}/meta/users", create_meta_user, methods=["POST"]),
-        Route(f"{p}/meta/pages", create_page, methods=["POST"]),
-        Route(f"{p}/meta/instagram-accounts", create_ig_account, methods=["POST"]),
-        Route(f"{p}/linkedin/organizations", create_li_org, methods=["POST"]),
-        Route(f"{p}/linkedin/members", create_li_member, methods=["POST"]),
-        Route(f"{p}/tokens", create_token, methods=["POST"]),
-        Route(f"{p}/tokens/expire", expire_token, methods=["POST"]),
-        Route(f"{p}/tokens/revoke", revoke_token, methods=["POST"]),
-        Route(f"{p}/oauth/codes", create_code, methods=["POST"]),
-        Route(f"{p}/posts", seed_posts, methods=["POST"]),
-        Route(f"{p}/posts", list_posts, methods=["GET"]),
-        Route(f"{p}/posts/{{post_id:path}}/metrics", post_metrics, methods=["GET"]),
-        Route(f"{p}/posts/{{post_id:path}}", delete_post, methods=["DELETE"]),
-        Route(f"{p}/quotas", quotas, methods=["GET", "PUT"]),
-        Route(f"{p}/settings", settings, methods=["GET", "PUT"]),
-        Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route(f"{p}/faults/{{rule_id:int}}", faults, methods=["DELETE"]),
-        Route(f"{p}/counters", counters, methods=["GET", "DELETE"]),
-        Route(f"{p}/clock", clock, methods=["GET", "PUT"]),
-        Route(f"{p}/clock/advance", clock, methods=["POST"]),
-        Route(f"{p}/save", save, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/world", world, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/apps", create_app, methods=["POST"]),
+        Route("/meta/users", create_meta_user, methods=["POST"]),
+        Route("/meta/pages", create_page, methods=["POST"]),
+        Route("/meta/instagram-accounts", create_ig_account, methods=["POST"]),
+        Route("/linkedin/organizations", create_li_org, methods=["POST"]),
+        Route("/linkedin/members", create_li_member, methods=["POST"]),
+        Route("/tokens", create_token, methods=["POST"]),
+        Route("/tokens/expire", expire_token, methods=["POST"]),
+        Route("/tokens/revoke", revoke_token, methods=["POST"]),
+        Route("/oauth/codes", create_code, methods=["POST"]),
+        Route("/posts", seed_posts, methods=["POST"]),
+        Route("/posts", list_posts, methods=["GET"]),
+        Route("/posts/{post_id:path}/metrics", post_metrics, methods=["GET"]),
+        Route("/posts/{post_id:path}", delete_post, methods=["DELETE"]),
+        Route("/quotas", quotas, methods=["GET", "PUT"]),
+        Route("/settings", settings, methods=["GET", "PUT"]),
+        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/faults/{rule_id:int}", faults, methods=["DELETE"]),
+        Route("/counters", counters, methods=["GET", "DELETE"]),
+        Route("/clock", clock, methods=["GET", "PUT"]),
+        Route("/clock/advance", clock, methods=["POST"]),
+        Route("/save", save, methods=["POST"]),
     ]
     return Mount("/_sandbox", routes=routes)

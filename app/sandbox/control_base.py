@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from app.sandbox.state import SandboxState
 
 Body = dict[str, Any]
+_READS = frozenset({"GET", "HEAD"})  # control reads: no state-file rewrite
 
 
 class ControlError(Exception):
@@ -93,7 +94,8 @@ def endpoint(fn: Callable[[Ctl], Awaitable[Any]]) -> Callable[[Request], Awaitab
             return JSONResponse({"error": str(exc.args[0]) if exc.args else "not found"}, 404)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 400)
-        state.touch()
+        if request.method not in _READS:
+            state.touch()  # GETs only read: they must not make the saver rewrite the file
         return JSONResponse(result)
 
     return wrapper

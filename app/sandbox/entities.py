@@ -9,7 +9,6 @@ LINKEDIN = "linkedin"
 
 FACEBOOK = "facebook"
 INSTAGRAM = "instagram"
-PLATFORMS = (FACEBOOK, INSTAGRAM, LINKEDIN)
 
 # Token kinds
 KIND_USER = "user"

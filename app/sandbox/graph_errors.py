@@ -6,6 +6,12 @@ import secrets
 from typing import Any
 
 from app.sandbox.clock import http_date
+from app.sandbox.entities import (
+    SUBCODE_APP_NOT_INSTALLED,
+    SUBCODE_EXPIRED,
+    SUBCODE_INVALID,
+    SUBCODE_PASSWORD_CHANGED,
+)
 
 OAUTH = "OAuthException"
 METHOD = "GraphMethodException"
@@ -89,12 +95,6 @@ def invalid_parameter(message: str, subcode: int | None = None) -> GraphError:
     return GraphError(100, f"(#100) {message}", subcode=subcode)
 
 
-def missing_token() -> GraphError:
-    return GraphError(
-        2500, "An active access token must be used to query information about the current user."
-    )
-
-
 def bad_token() -> GraphError:
     return GraphError(190, "Invalid OAuth access token - Cannot parse access token")
 
@@ -104,15 +104,21 @@ def expired_token(expired_at: float, now: float) -> GraphError:
         190,
         f"Error validating access token: Session has expired on {http_date(expired_at)}. "
         f"The current time is {http_date(now)}.",
-        subcode=463,
+        subcode=SUBCODE_EXPIRED,
     )
 
 
 _INVALIDATED = {
-    458: "Error validating access token: The user has not authorized application.",
-    460: "Error validating access token: The session has been invalidated because the user "
-    "changed their password or Facebook has changed the session for security reasons.",
-    467: "Error validating access token: The session is invalid because the user logged out.",
+    SUBCODE_APP_NOT_INSTALLED: (
+        "Error validating access token: The user has not authorized application."
+    ),
+    SUBCODE_PASSWORD_CHANGED: (
+        "Error validating access token: The session has been invalidated because the user "
+        "changed their password or Facebook has changed the session for security reasons."
+    ),
+    SUBCODE_INVALID: (
+        "Error validating access token: The session is invalid because the user logged out."
+    ),
 }
 
 

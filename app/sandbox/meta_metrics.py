@@ -19,6 +19,7 @@ Snapshot = dict[str, Any]
 MetricDef = tuple[str, str, Callable[[Snapshot], Any]]
 
 PERIODS = frozenset({"day", "week", "days_28", "month", "lifetime", "total_over_range"})
+STORY_TTL = 86_400.0  # a story (and its insights) lives 24 h
 
 FB_POST_METRICS: dict[str, MetricDef] = {
     "post_media_view": (
@@ -75,32 +76,6 @@ for _reaction in ("like", "love", "wow", "haha", "sorry", "anger"):
         f"Lifetime: Total {_reaction} reactions of a post.",
         _reaction_total(_reaction),
     )
-
-# Retired for all versions (kept for the docs; any unknown name fails the same way).
-FB_RETIRED = frozenset(
-    {
-        "post_impressions",
-        "post_impressions_unique",
-        "post_impressions_paid",
-        "post_impressions_paid_unique",
-        "post_impressions_organic",
-        "post_impressions_organic_unique",
-        "post_impressions_viral",
-        "post_impressions_viral_unique",
-        "post_impressions_fan",
-        "post_impressions_fan_unique",
-        "post_impressions_nonviral",
-        "post_impressions_nonviral_unique",
-        "post_engaged_users",
-        "post_engaged_fan",
-        "post_negative_feedback",
-        "post_negative_feedback_unique",
-        "total_video_impressions",
-        "total_video_impressions_unique",
-        "total_video_impressions_paid",
-        "total_video_impressions_organic",
-    }
-)
 
 VIDEO_METRICS: dict[str, MetricDef] = {
     "total_video_views": (
@@ -172,6 +147,8 @@ REEL_METRICS: dict[str, MetricDef] = {
         lambda s: {"COMMENT": s["comments"], "SHARE": s["shares"]},
     ),
 }
+
+_REEL_CATALOG: dict[str, MetricDef] = {**VIDEO_METRICS, **REEL_METRICS}  # what reels answer
 
 IG_METRICS: dict[str, MetricDef] = {
     "views": (
@@ -253,19 +230,6 @@ _STORY = (
     "total_interactions",
 )
 IG_BY_PRODUCT = {"FEED": frozenset(_FEED), "REELS": frozenset(_REELS), "STORY": frozenset(_STORY)}
-IG_RETIRED = frozenset(
-    {
-        "impressions",
-        "plays",
-        "clips_replays_count",
-        "ig_reels_aggregated_all_plays_count",
-        "video_views",
-        "engagement",
-        "exits",
-        "taps_forward",
-        "taps_back",
-    }
-)
 
 
 def _items(
@@ -316,9 +280,7 @@ def video_insights(
     post: Post, metrics: list[str] | None, period: str | None, now: float
 ) -> list[dict[str, Any]]:
     """``/{video-id}/video_insights`` for FB videos and reels."""
-    catalog = dict(VIDEO_METRICS)
-    if post.media_type == "reel":
-        catalog.update(REEL_METRICS)
+    catalog = _REEL_CATALOG if post.media_type == "reel" else VIDEO_METRICS
     names = metrics if metrics else list(catalog)
     for name in names:
         if name not in catalog:
@@ -329,9 +291,7 @@ def video_insights(
     return _items(object_id, "video_insights", names, catalog, snapshot(post, now))
 
 
-def ig_media_insights(
-    post: Post, metrics: list[str] | None, now: float, story_ttl: float = 86_400.0
-) -> list[dict[str, Any]]:
+def ig_media_insights(post: Post, metrics: list[str] | None, now: float) -> list[dict[str, Any]]:
     """``/{ig-media-id}/insights``: retired or unknown -> code 100, wrong product type -> 100."""
     if not metrics:
         raise GraphError(100, "(#100) The parameter metric is required")
@@ -341,6 +301,6 @@ def ig_media_insights(
             raise invalid_metric()
         if name not in allowed:
             raise ig_unsupported_metric(name)
-    if post.product_type == "STORY" and now - post.created_at > story_ttl:
+    if post.product_type == "STORY" and now - post.created_at > STORY_TTL:
         return []  # story insights are only kept while the story is live
     return _items(post.id, "insights", metrics, IG_METRICS, snapshot(post, now))

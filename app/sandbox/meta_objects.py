@@ -9,7 +9,7 @@ from app.sandbox.clock import graph_time
 from app.sandbox.curves import snapshot
 from app.sandbox.entities import FACEBOOK, INSTAGRAM, Container, IgAccount, MetaUser, Page, Post
 from app.sandbox.fields import FieldSpec
-from app.sandbox.graph_errors import nonexisting_field, unknown_object
+from app.sandbox.graph_errors import nonexisting_field, page_token_required, unknown_object
 from app.sandbox.meta_auth import Caller, can_access_ig, can_access_page, require_scope
 from app.sandbox.meta_metrics import fb_post_insights, ig_media_insights, video_insights
 from app.sandbox.state import SandboxState
@@ -106,8 +106,19 @@ def shortcode(post: Post) -> str:
     return "".join(_SHORTCODE[(n >> (6 * i)) & 63] for i in range(11))
 
 
+def _metric_args(spec: FieldSpec) -> tuple[list[str] | None, str | None]:
+    """``insights.metric(a,b).period(p)`` -> (metric names or None for all, period or None)."""
+    metrics = spec.modifier("metric")
+    period = spec.modifier("period")
+    return (list(metrics) if metrics else None, period[0] if period else None)
+
+
 class _Renderer:
-    """Renders one node; the metrics snapshot is computed at most once."""
+    """Renders one node; the metrics snapshot is computed at most once.
+
+    The insights fields carry the insights rules (token kind, scopes); the ``/{id}/insights``
+    and ``/{id}/video_insights`` routes are answered through them too.
+    """
 
     __slots__ = ("_snap", "caller", "node", "now", "state")
 
@@ -199,12 +210,12 @@ class _Renderer:
             count = self.snap()["shares"]
             return {"count": count} if count else _ABSENT
         if name == "insights":
-            metrics = spec.modifier("metric")
-            period = spec.modifier("period")
-            data = fb_post_insights(
-                post, list(metrics) if metrics else None, period[0] if period else None, self.now
-            )
-            return {"data": data}
+            # Page-post insights need a page token (Graph answers a user token with 190).
+            if not self.caller.is_page:
+                raise page_token_required()
+            require_scope(self.caller, "read_insights")
+            metrics, period = _metric_args(spec)
+            return {"data": fb_post_insights(post, metrics, period, self.now)}
         return self._unknown(spec)
 
     def _fb_video(self, spec: FieldSpec) -> Any:
@@ -228,12 +239,9 @@ class _Renderer:
         if name in ("reactions", "comments"):
             return self._reactions(spec) if name == "reactions" else self._comments(spec)
         if name == "video_insights":
-            metrics = spec.modifier("metric")
-            period = spec.modifier("period")
-            data = video_insights(
-                post, list(metrics) if metrics else None, period[0] if period else None, self.now
-            )
-            return {"data": data}
+            require_scope(self.caller, "read_insights")
+            metrics, period = _metric_args(spec)
+            return {"data": video_insights(post, metrics, period, self.now)}
         return self._unknown(spec)
 
     def _fb_photo(self, spec: FieldSpec) -> Any:
@@ -354,11 +362,8 @@ class _Renderer:
             return {"data": [{"id": child} for child in post.children]}
         if name == "insights":
             require_scope(self.caller, "instagram_manage_insights")
-            metrics = spec.modifier("metric")
-            ttl = 86_400.0
-            return {
-                "data": ig_media_insights(post, list(metrics) if metrics else None, self.now, ttl)
-            }
+            metrics, _ = _metric_args(spec)
+            return {"data": ig_media_insights(post, metrics, self.now)}
         return self._unknown(spec)
 
     def _ig_container(self, spec: FieldSpec) -> Any:

@@ -6,8 +6,6 @@ from typing import Any
 
 from app.sandbox.fields import FieldSpec, parse_fields
 from app.sandbox.graph_errors import page_token_required
-from app.sandbox.meta_auth import require_scope
-from app.sandbox.meta_metrics import fb_post_insights, ig_media_insights, video_insights
 from app.sandbox.meta_objects import GraphNode, find_node, render_node
 from app.sandbox.meta_router import Call, metric_list, paged, parse_specs, route
 
@@ -24,31 +22,9 @@ def read_node(call: Call) -> Any:
     return render_node(call.state, call.node, call.caller, parse_specs(call.req.params), call.now)
 
 
-@route("GET", "fb_post", "insights")
-def post_insights(call: Call) -> Any:
-    if not call.caller.is_page:
-        raise page_token_required()
-    require_scope(call.caller, "read_insights")
-    params = call.req.params
-    return {
-        "data": fb_post_insights(call.node.obj, metric_list(params), params.get("period"), call.now)
-    }
-
-
-@route("GET", "fb_video", "video_insights")
-def post_video_insights(call: Call) -> Any:
-    require_scope(call.caller, "read_insights")
-    params = call.req.params
-    return {
-        "data": video_insights(call.node.obj, metric_list(params), params.get("period"), call.now)
-    }
-
-
-@route("GET", "ig_media", "insights")
-def media_insights(call: Call) -> Any:
-    require_scope(call.caller, "instagram_manage_insights")
-    ttl = call.state.settings.ig_container_ttl_seconds
-    return {"data": ig_media_insights(call.node.obj, metric_list(call.req.params), call.now, ttl)}
+def _field(call: Call, spec: FieldSpec) -> Any:
+    """An edge answered as the same-named field of the node (one set of rules for both forms)."""
+    return render_node(call.state, call.node, call.caller, (spec,), call.now)[spec.alias]
 
 
 def _edge_as_field(call: Call, name: str) -> Any:
@@ -56,10 +32,34 @@ def _edge_as_field(call: Call, name: str) -> Any:
     modifiers = tuple(
         (key, (params[key],)) for key in ("summary", "limit", "type") if key in params
     )
-    rendered = render_node(
-        call.state, call.node, call.caller, (FieldSpec(name, modifiers),), call.now
-    )
-    return rendered[name]
+    return _field(call, FieldSpec(name, modifiers))
+
+
+def _insights_as_field(call: Call, edge: str) -> Any:
+    """``/{id}/insights?metric=a,b&period=p`` is ``?fields=insights.metric(a,b).period(p)``."""
+    params = call.req.params
+    modifiers: list[tuple[str, tuple[str, ...]]] = []
+    metrics = metric_list(params)
+    if metrics:
+        modifiers.append(("metric", tuple(metrics)))
+    if "period" in params:
+        modifiers.append(("period", (params["period"],)))
+    return _field(call, FieldSpec(edge, tuple(modifiers)))
+
+
+@route("GET", "fb_post", "insights")
+def post_insights(call: Call) -> Any:
+    return _insights_as_field(call, "insights")
+
+
+@route("GET", "fb_video", "video_insights")
+def post_video_insights(call: Call) -> Any:
+    return _insights_as_field(call, "video_insights")
+
+
+@route("GET", "ig_media", "insights")
+def media_insights(call: Call) -> Any:
+    return _insights_as_field(call, "insights")
 
 
 @route("GET", "fb_post", "reactions")

@@ -103,8 +103,3 @@ def raw_query(query_string: bytes | str) -> dict[str, str]:
 def plain(raw: str) -> str:
     """A top-level scalar parameter (``q=entity``, ``organizationalEntity=urn%3A..``)."""
     return unquote_plus(raw)
-
-
-def encode_urn(urn: str) -> str:
-    """How a URN must appear inside a Rest.li value or path segment."""
-    return "".join(f"%{ord(c):02X}" if c in _RESERVED else c for c in urn)

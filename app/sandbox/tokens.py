@@ -8,6 +8,7 @@ from app.sandbox.entities import (
     KIND_USER,
     LINKEDIN,
     META,
+    SUBCODE_PASSWORD_CHANGED,
     App,
     AuthCode,
     LinkedInMember,
@@ -167,7 +168,7 @@ class TokenOps:
         self.touch()
         return token
 
-    def revoke_token(self, value: str, subcode: int = 460) -> list[str]:
+    def revoke_token(self, value: str, subcode: int = SUBCODE_PASSWORD_CHANGED) -> list[str]:
         """Invalidate a token (Graph 190 with ``subcode``); a user token takes its page tokens."""
         token = self._token(value)
         token.invalid_subcode = subcode

@@ -31,9 +31,9 @@ from app.schemas.insights import (
     TotalsOut,
 )
 from app.services.insights_refresh import InsightsRefresher
-from app.services.insights_store import history, latest_snapshots
-from app.services.refresh_ledger import throttle_key_for
-from app.services.schedules import get_schedule
+from app.services.insights_store import history, latest_snapshots, values_of
+from app.services.refresh_ledger import META_APP_THROTTLE_KEY, throttle_key_for
+from app.services.schedules import get_schedule, list_externals
 
 # A poll later than this after its due time means the values are behind.
 STALE_GRACE = timedelta(hours=1)
@@ -55,25 +55,9 @@ def metrics_out(row: PostMetrics, *, stale: bool) -> MetricsOut:
         bucket_start=row.fetched_at,
         source=row.source,
         stale=stale,
-        impressions=row.impressions,
-        reach=row.reach,
-        likes=row.likes,
-        comments=row.comments,
-        shares=row.shares,
-        clicks=row.clicks,
-        video_views=row.video_views,
-        saves=row.saves,
-        cost_cents=row.cost_cents,
         api_version=row.api_version,
         media_type=row.media_type,
-    )
-
-
-async def _externals(session: AsyncSession, schedule_id: uuid.UUID) -> list[ScheduleExternal]:
-    return list(
-        await session.scalars(
-            select(ScheduleExternal).where(ScheduleExternal.schedule_id == schedule_id)
-        )
+        **values_of(row).as_dict(),
     )
 
 
@@ -86,8 +70,7 @@ async def fetch_now(
     refresher: InsightsRefresher,
 ) -> FetchResponse:
     """Fetch a schedule's metrics now (or report a fresh snapshot instead)."""
-    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
-    externals = await _externals(session, schedule_id)
+    externals = await list_externals(session, workspace_id=workspace_id, schedule_id=schedule_id)
     if not externals:
         raise Conflict("the schedule has no published posts to fetch", code="not_published")
     now = utcnow()
@@ -136,9 +119,11 @@ async def fetch_now(
 async def schedule_metrics(
     session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> ScheduleMetricsOut:
-    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
     now = utcnow()
-    externals = {e.provider: e for e in await _externals(session, schedule_id)}
+    externals = {
+        e.provider: e
+        for e in await list_externals(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    }
     rows = (await latest_snapshots(session, [schedule_id])).get(schedule_id, [])
     computed = await session.get(ScheduleMetrics, schedule_id)
     totals = TotalsOut.model_validate(computed, from_attributes=True) if computed else TotalsOut()
@@ -214,7 +199,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
     account_ids = await session.scalars(
         select(SocialAccount.id).where(SocialAccount.workspace_id == workspace_id)
     )
-    keys = {throttle_key_for(a) for a in account_ids} | {"meta:app"}
+    keys = {throttle_key_for(a) for a in account_ids} | {META_APP_THROTTLE_KEY}
     throttles = await session.scalars(
         select(ThrottleState).where(
             ThrottleState.throttled_until > now, ThrottleState.key.in_(keys)

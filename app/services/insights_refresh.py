@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import jsonfast
 from app.core.runtime import Runtime
@@ -33,9 +35,10 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.insights_mapper import generate_fake_metrics, map_post_metrics
 from app.services.insights_store import Snapshot
-from app.services.platform_clients import PlatformClients
+from app.services.platform_clients import PlatformClients, build_platform_clients
 from app.services.poll_cadence import error_kind
 from app.services.refresh_ledger import (
+    META_APP_THROTTLE_KEY,
     AccountRef,
     PostOutcome,
     PostRow,
@@ -43,7 +46,7 @@ from app.services.refresh_ledger import (
     RefreshReport,
 )
 
-__all__ = ["InsightsRefresher", "PostOutcome", "RefreshReport"]
+__all__ = ["InsightsRefresher", "PostOutcome", "RefreshReport", "open_refresher"]
 
 
 @dataclass
@@ -55,8 +58,19 @@ class _Loaded:
     has_real: set[uuid.UUID] = field(default_factory=set)
 
     def throttled_until(self, account: AccountRef) -> datetime | None:
-        app_wide = self.throttled.get("meta:app") if account.provider != Provider.LINKEDIN else None
+        meta = account.provider != Provider.LINKEDIN
+        app_wide = self.throttled.get(META_APP_THROTTLE_KEY) if meta else None
         return self.throttled.get(account.throttle_key) or app_wide
+
+
+async def open_refresher(
+    runtime: Runtime, session: AsyncSession, *, transport: httpx.AsyncBaseTransport | None = None
+) -> InsightsRefresher:
+    """A refresher on new pooled platform clients that know the remembered metric rejections
+    (the caller closes them: `refresher.clients.aclose()`)."""
+    clients = build_platform_clients(runtime.settings, transport=transport)
+    await clients.load_rejections(session)
+    return InsightsRefresher(runtime, clients)
 
 
 def clean_payload(value: Any, *, secrets: tuple[str, ...]) -> Any:

@@ -109,10 +109,12 @@ async def upsert_snapshots(
     return len(rows)
 
 
-def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
-    ranked = (
+def _ranked_latest(schedule_ids: Sequence[uuid.UUID], *columns: Any) -> Any:
+    """`columns` of the schedules' snapshots, each ranked newest-first per (schedule,
+    provider): rank 1 is the latest snapshot of each provider."""
+    return (
         select(
-            PostMetrics,
+            *columns,
             func.row_number()
             .over(
                 partition_by=(PostMetrics.schedule_id, PostMetrics.provider),
@@ -123,6 +125,10 @@ def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
         .where(PostMetrics.schedule_id.in_(schedule_ids))
         .subquery()
     )
+
+
+def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
+    ranked = _ranked_latest(schedule_ids, PostMetrics.id)
     return (
         select(PostMetrics)
         .join(ranked, PostMetrics.id == ranked.c.id)
@@ -161,21 +167,12 @@ async def recompute_schedule_metrics(
     ids = sorted(set(schedule_ids), key=str)
     if not ids:
         return
-    ranked = (
-        select(
-            PostMetrics.schedule_id,
-            PostMetrics.provider,
-            PostMetrics.source,
-            *(getattr(PostMetrics, name) for name in METRIC_FIELDS),
-            func.row_number()
-            .over(
-                partition_by=(PostMetrics.schedule_id, PostMetrics.provider),
-                order_by=PostMetrics.fetched_at.desc(),
-            )
-            .label("rank"),
-        )
-        .where(PostMetrics.schedule_id.in_(ids))
-        .subquery()
+    ranked = _ranked_latest(
+        ids,
+        PostMetrics.schedule_id,
+        PostMetrics.provider,
+        PostMetrics.source,
+        *(getattr(PostMetrics, name) for name in METRIC_FIELDS),
     )
     latest: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in await session.execute(select(ranked).where(ranked.c.rank == 1)):

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ExternalStatus, Provider, ScheduleExternal, SocialAccount
+from app.models import ExternalStatus, Provider, ScheduleExternal
 
 CLAIM_LEASE = timedelta(minutes=30)
 
@@ -57,7 +57,7 @@ async def claim_due_batches(
     limit: int = 100_000,
     lease: timedelta = CLAIM_LEASE,
 ) -> list[PlannedBatch]:
-    """Claim up to `limit` due posts of active accounts and return them as batches.
+    """Claim up to `limit` due posts and return them as batches.
 
     Posts of accounts that need reconnecting are still claimed: their batch records the
     reason cheaply (no platform call), so the summary reports them and they are not re-read
@@ -70,7 +70,6 @@ async def claim_due_batches(
             ScheduleExternal.provider,
             ScheduleExternal.media_type,
         )
-        .outerjoin(SocialAccount, ScheduleExternal.account_id == SocialAccount.id)
         .where(
             ScheduleExternal.status == ExternalStatus.LIVE,
             ScheduleExternal.next_fetch_at <= now,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,10 @@ class RefreshReport:
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
+    def error_counts(self) -> dict[str, int]:
+        """Posts per error kind."""
+        return dict(Counter(o.error_kind for o in self.outcomes if o.error_kind))
+
 
 @dataclass
 class PostRow:
@@ -69,6 +73,10 @@ class PostRow:
     published_at: datetime | None
     consecutive_failures: int
     last_error_kind: str | None = None
+
+
+# The throttle key for Meta's app-wide limit (one app, every page and Instagram account).
+META_APP_THROTTLE_KEY = "meta:app"
 
 
 def throttle_key_for(account_id: uuid.UUID) -> str:
@@ -142,7 +150,10 @@ class RefreshLedger:
         next_at: datetime | None | bool = True,
         deleted: bool = False,
     ) -> None:
-        """Record an error; `next_at=True` backs off exponentially, None stops polling."""
+        """Record an error; `next_at=True` backs off exponentially, None stops polling (as
+        does `deleted`: a deleted post has no retry time to report)."""
+        if deleted:
+            next_at = None
         if next_at is True:
             next_at = error_backoff(row.consecutive_failures, self.now)
         retry_at = next_at if isinstance(next_at, datetime) else None
@@ -151,7 +162,7 @@ class RefreshLedger:
             "last_error_kind": kind,
             "last_error": message[:1000],
             "consecutive_failures": row.consecutive_failures + 1,
-            "next_fetch_at": None if deleted else retry_at,
+            "next_fetch_at": retry_at,
         }
         if deleted:
             update_row["status"] = ExternalStatus.DELETED  # deleted posts stop being polled
@@ -195,7 +206,7 @@ class RefreshLedger:
         else:
             until = exc.retry_after or self.now + timedelta(minutes=15)
         if exc.scope == "app" and account.provider != Provider.LINKEDIN:
-            key = "meta:app"
+            key = META_APP_THROTTLE_KEY
         self.throttles[key] = {
             "key": key,
             "provider": account.provider,

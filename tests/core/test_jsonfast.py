@@ -41,3 +41,15 @@ def test_tune_gc_for_service_freezes_start_up_objects_and_raises_gen0() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("bad", ["{", "", b"\xff\xfe", '{"a": 1,}'])
+def test_loads_or_returns_the_default_on_malformed_input(bad: str | bytes) -> None:
+    assert jsonfast.loads_or(bad) is None
+    fallback: dict[str, int] = {}
+    assert jsonfast.loads_or(bad, fallback) is fallback
+
+
+def test_loads_or_parses_well_formed_input() -> None:
+    assert jsonfast.loads_or(b'{"a": [1]}', {}) == {"a": [1]}
+    assert jsonfast.loads_or("null", {}) is None  # a parsed null is not the default

@@ -17,6 +17,7 @@ from app.sandbox.client import SandboxControl
 from app.sandbox.server import create_sandbox_app
 from app.services.insights_refresh import InsightsRefresher
 from app.services.platform_clients import build_platform_clients
+from app.services.workspaces import create_api_key
 from tests.conftest import make_settings
 from tests.factories import make_account, track_posts
 
@@ -79,6 +80,12 @@ class World:
     rows: dict[str, list[Any]]  # provider key -> schedule_external row ids
     schedules: dict[str, list[Any]]
     external_ids: dict[str, list[str]]
+
+    async def owner_headers(self, runtime: Runtime) -> dict[str, str]:
+        """API headers with a new key of the workspace that tracks these posts."""
+        async with runtime.sessionmaker() as session, session.begin():
+            key = await create_api_key(session, workspace_id=self.workspace_id)
+        return {"Authorization": f"Bearer {key.plaintext}"}
 
 
 async def build_world(

@@ -12,7 +12,6 @@ from app.core.runtime import Runtime
 from app.models import MetricsSource, PostMetrics
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
-from app.services.workspaces import create_api_key
 from tests.integration.conftest import build_world, sandbox_settings
 
 
@@ -48,9 +47,7 @@ async def test_fetch_now_says_fake(
     runtime: Runtime, api: Any, ctl: SandboxControl, demo: dict[str, Any]
 ) -> None:
     world = await build_world(runtime, ctl, demo, {"fb": 1})
-    async with runtime.sessionmaker() as session, session.begin():
-        key = await create_api_key(session, workspace_id=world.workspace_id)
-    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    headers = await world.owner_headers(runtime)
     sid = world.schedules["fb"][0]
     r = await api.post(f"/api/v1/insights/fetch/{sid}", headers=headers)
     assert [(x["status"], x["source"]) for x in r.json()["results"]] == [("fetched", "fake")]

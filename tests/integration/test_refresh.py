@@ -20,7 +20,6 @@ from app.models import (
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
-from app.services.workspaces import create_api_key
 from tests.integration.conftest import build_world
 
 
@@ -104,6 +103,9 @@ async def test_deleted_post_and_expired_token(
         kinds = {o.external_row_id: (o.status, o.error_kind) for o in report.outcomes}
         assert kinds[world.rows["fb"][0]] == ("error", expected)
         assert sum(1 for v in kinds.values() if v == ("fetched", None)) == 3
+    # The answer promises no retry for a post taken as deleted (it is not polled again).
+    outcome = next(o for o in report.outcomes if o.external_row_id == world.rows["fb"][0])
+    assert outcome.retry_at is None
     async with runtime.sessionmaker() as s:
         deleted = await s.get(ScheduleExternal, world.rows["fb"][0])
         assert deleted is not None
@@ -133,9 +135,7 @@ async def test_reconnect_and_reenable_resume_polling(
     api: httpx.AsyncClient,
 ) -> None:
     world = await build_world(runtime, ctl, demo, {"fb": 2})
-    async with runtime.sessionmaker() as session, session.begin():
-        key = await create_api_key(session, workspace_id=world.workspace_id)
-    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    headers = await world.owner_headers(runtime)
     account = world.accounts["fb"]
     r = await api.patch(f"/api/v1/accounts/{account}", json={"status": "disabled"}, headers=headers)
     assert r.json()["status"] == "disabled"

@@ -10,7 +10,6 @@ import httpx
 from app.core.runtime import Runtime
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
-from app.services.workspaces import create_api_key
 from tests.conftest import make_tenant
 from tests.integration.conftest import build_world
 from tests.routes.helpers import make_account
@@ -38,9 +37,7 @@ async def test_meta_page_over_quota_is_paused_and_reported(
     assert {o.error_kind for o in again.outcomes} == {"throttled"}
     assert refresher.clients.http_calls["meta"] == calls
     # The summary names the key and until when, to the workspace owning the page.
-    async with runtime.sessionmaker() as session, session.begin():
-        key = await create_api_key(session, workspace_id=world.workspace_id)
-    owner = {"Authorization": f"Bearer {key.plaintext}"}
+    owner = await world.owner_headers(runtime)
     s = (await api.get("/api/v1/insights/summary", headers=owner)).json()
     assert [t["key"] for t in s["throttled"]] == [f"account:{world.accounts['fb']}"]
     assert datetime.fromisoformat(s["throttled"][0]["until"]) == retry_at

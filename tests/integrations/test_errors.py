@@ -170,3 +170,12 @@ def test_repr_shows_useful_fields() -> None:
         "TokenError(provider='facebook', code=190, subcode=463, http_status=400, message='expired')"
     )
     assert error.to_dict()["kind"] == "token"
+
+
+def test_to_dict_carries_the_graph_trace_id() -> None:
+    body = _graph(2, "temporary")
+    body["error"]["fbtrace_id"] = "AbCdEf123"  # type: ignore[index]
+    error = classify_graph_error(500, json.dumps(body).encode(), provider="facebook")
+    assert error.trace_id == "AbCdEf123"
+    assert error.to_dict()["trace_id"] == "AbCdEf123"
+    assert classify_linkedin_error(500, b"{}").to_dict()["trace_id"] is None

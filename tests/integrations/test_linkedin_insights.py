@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -172,6 +173,18 @@ async def test_429_with_long_retry_after_raises_for_parking() -> None:
     assert route.call_count == 1
     assert info.value.retry_after == datetime(2026, 9, 2, 0, 0, tzinfo=UTC)
     assert info.value.key == ORG
+
+
+async def test_org_token_error_stops_queued_chunks() -> None:
+    config = LinkedInClientConfig(base_url=LI, chunk_size=1, member_concurrency=1)
+    urns = [f"urn:li:share:{n}" for n in range(5)]
+    with respx.mock(base_url=LI) as mock:
+        route = mock.get(STATS).respond(401, json={"status": 401, "message": "Expired token"})
+        async with LinkedInInsightsClient(config) as li:
+            with pytest.raises(TokenError):
+                await li.get_ugc_stats(TOKEN, ORG, urns)
+            await asyncio.sleep(0.05)  # give any straggling chunk the chance to send
+    assert route.call_count == 1  # the four queued chunks never sent a request
 
 
 async def test_org_stats_follow_next_page(client: LinkedInInsightsClient) -> None:

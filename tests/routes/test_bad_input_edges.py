@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import uuid
 
 import httpx
 
@@ -38,11 +37,6 @@ async def test_edge_inputs_are_4xx(client: httpx.AsyncClient, tenant: Tenant) ->
             },
         ),
         ("GET", "/api/v1/schedules?from=0001-01-01T00:00:00%2B14:00", None),
-        (
-            "GET",
-            f"/api/v1/insights/metrics/{uuid.uuid4()}/history?cursor={overflow_cursor}",
-            None,
-        ),
     ]
     for method, path, body in cases:
         r = await client.request(method, path, json=body, headers=tenant.headers)
@@ -50,10 +44,25 @@ async def test_edge_inputs_are_4xx(client: httpx.AsyncClient, tenant: Tenant) ->
         assert r.json()["error"]["code"]
     listing = await client.get("/api/v1/schedules", headers=tenant.headers)
     assert listing.json()["items"] == []
+    # On a schedule that exists, so the input itself is what gets refused (not a 404).
+    imported = await client.post(
+        "/api/v1/schedules/import",
+        json={"refs": [{"account_id": fb["id"], "external_id": "1234567890_1"}]},
+        headers=tenant.headers,
+    )
+    assert imported.status_code == 201, imported.text
+    sid = imported.json()["id"]
+    r = await client.get(
+        f"/api/v1/insights/metrics/{sid}/history?cursor={overflow_cursor}", headers=tenant.headers
+    )
+    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code != 404
+    assert r.json()["error"]["code"]
     for body in ("[]", '"x"', '{"force_refresh": "maybe"}', '{"force_refresh": true, "x": 1}'):
         r = await client.post(
-            f"/api/v1/insights/fetch/{uuid.uuid4()}",
+            f"/api/v1/insights/fetch/{sid}",
             content=body,
             headers={**tenant.headers, "content-type": "application/json"},
         )
         assert 400 <= r.status_code < 500, (body, r.text)
+        assert r.status_code != 404, (body, r.text)

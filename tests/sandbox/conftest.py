@@ -22,10 +22,14 @@ LI_VERSION = "202610"
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 
 
+def frozen_state() -> SandboxState:
+    """A fresh state whose clock stands at START (speed 0: it only moves when advanced)."""
+    return SandboxState(world_seed="demo", clock=SandboxClock(start=START, speed=0.0))
+
+
 @pytest.fixture
 def sandbox_state() -> SandboxState:
-    # speed 0: sandbox time only moves when a test advances it
-    return SandboxState(world_seed="demo", clock=SandboxClock(start=START, speed=0.0))
+    return frozen_state()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from app.sandbox.entities import Post
 from app.sandbox.faults import ConnectionDropped
 from app.sandbox.server import create_sandbox_app
 from app.sandbox.state import SandboxState
-from tests.sandbox.conftest import START, Graph, li_headers, posts_of
+from tests.sandbox.conftest import START, Graph, frozen_state, li_headers, posts_of
 
 
 def _post(
@@ -93,10 +93,6 @@ async def test_clock_speed_and_control_validation(ctl: SandboxControl) -> None:
     assert err.value.status == 404
 
 
-def _clock_state() -> SandboxState:
-    return SandboxState(world_seed="demo", clock=SandboxClock(start=START, speed=0.0))
-
-
 async def test_faults(
     client: httpx.AsyncClient, ctl: SandboxControl, graph: Graph, demo: dict[str, Any]
 ) -> None:
@@ -130,7 +126,7 @@ async def test_faults(
 async def test_seeded_faults_are_repeatable() -> None:
     outcomes = []
     for _ in range(2):
-        app = create_sandbox_app(_clock_state(), seed="demo")
+        app = create_sandbox_app(frozen_state(), seed="demo")
         transport = httpx.ASGITransport(app=app)
         async with (
             SandboxControl("http://sb", transport=transport) as ctl,
@@ -185,7 +181,7 @@ async def test_persistence_round_trip(
 
 async def test_state_file_is_loaded_and_saved_by_the_app(tmp_path: Path) -> None:
     path = tmp_path / "sandbox.json"
-    app = create_sandbox_app(_clock_state(), seed="demo", state_file=str(path))
+    app = create_sandbox_app(frozen_state(), seed="demo", state_file=str(path))
     async with app.router.lifespan_context(app):
         async with SandboxControl("http://sb", transport=httpx.ASGITransport(app=app)) as ctl:
             page = await ctl.create_page(name="Persisted")
@@ -211,7 +207,8 @@ async def test_bulk_seed_100k_is_fast(
     assert len(ids) == 100_000
     assert len(set(ids)) == 100_000
     assert elapsed < 2.0, elapsed
-    assert (await ctl.post_metrics(ids[-1]))["views"] >= 0
+    last = snapshot(sandbox_state.posts[ids[-1]], sandbox_state.now())
+    assert (await ctl.post_metrics(ids[-1]))["views"] == last["views"]
     assert (await ctl.counters())["posts_created"]["facebook"] == 100_010
 
 
@@ -224,3 +221,20 @@ async def test_delete_post(
     assert r.json()["error"]["code"] == 100
     world = await ctl.world()
     assert world["posts"]["facebook"] == 9
+
+
+async def test_control_reads_do_not_mark_the_world_changed(
+    ctl: SandboxControl, demo: dict[str, Any], sandbox_state: SandboxState
+) -> None:
+    before = sandbox_state.changes
+    assert await ctl.health()
+    await ctl.world()
+    await ctl.counters()
+    await ctl.clock()
+    await ctl.quotas()
+    await ctl.faults()
+    await ctl.list_posts(owner_id=demo["page_id"])
+    await ctl.post_metrics(posts_of(sandbox_state, demo["page_id"])[0])
+    assert sandbox_state.changes == before  # the state-file saver has nothing to rewrite
+    await ctl.set_quotas(meta_page_calls_per_day=10)
+    assert sandbox_state.changes > before

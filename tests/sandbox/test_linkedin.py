@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from app.integrations.linkedin_insights import encode_urn, member_entity, restli_list
 from app.sandbox.client import SandboxControl
-from app.sandbox.restli import encode_urn
+from app.sandbox.curves import snapshot
 from app.sandbox.state import SandboxState
 from tests.sandbox.conftest import li_headers, posts_of
 
@@ -19,15 +20,15 @@ METRIC_KEY = "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalytic
 
 
 def _analytics_url(urn: str, query_type: str = "IMPRESSION") -> str:
-    return f"{ANALYTICS}&entity=(share:{encode_urn(urn)})&queryType={query_type}&aggregation=TOTAL"
+    return f"{ANALYTICS}&entity={member_entity(urn)}&queryType={query_type}&aggregation=TOTAL"
 
 
 def _stats_url(org_urn: str, shares: list[str], ugc: list[str]) -> str:
     url = f"{STATS}&organizationalEntity={encode_urn(org_urn)}"
     if shares:
-        url += "&shares=List(" + ",".join(encode_urn(u) for u in shares) + ")"
+        url += f"&shares={restli_list(shares)}"
     if ugc:
-        url += "&ugcPosts=List(" + ",".join(encode_urn(u) for u in ugc) + ")"
+        url += f"&ugcPosts={restli_list(ugc)}"
     return url
 
 
@@ -174,7 +175,10 @@ async def test_member_analytics_needs_scope(
 
 
 async def test_posts_create_get_delete_and_social_metadata(
-    client: httpx.AsyncClient, ctl: SandboxControl, demo: dict[str, Any]
+    client: httpx.AsyncClient,
+    ctl: SandboxControl,
+    demo: dict[str, Any],
+    sandbox_state: SandboxState,
 ) -> None:
     body = {
         "author": demo["org_urn"],
@@ -209,10 +213,14 @@ async def test_posts_create_get_delete_and_social_metadata(
     )
     meta = r.json()
     assert meta["entity"] == urn
-    assert meta["commentSummary"]["count"] >= 0
-    assert all(v["reactionType"] == k for k, v in meta["reactionSummaries"].items())
+    snap = snapshot(sandbox_state.posts[urn], sandbox_state.now())  # the post 12 h old
+    assert meta["commentSummary"]["count"] == snap["comments"]
+    assert meta["reactionSummaries"] == {
+        kind: {"reactionType": kind, "count": count}
+        for kind, count in snap["reactions_by_type"].items()
+    }
     r = await client.get(
-        f"/rest/socialMetadata?ids=List({encode_urn(urn)},{encode_urn('urn:li:share:1')})",
+        f"/rest/socialMetadata?ids={restli_list([urn, 'urn:li:share:1'])}",
         headers=li_headers(demo["org_admin_token"]),
     )
     assert r.json()["statuses"] == {urn: 200, "urn:li:share:1": 404}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.sandbox.client import SandboxControl
+from app.sandbox.curves import snapshot
 from app.sandbox.state import SandboxState
 from tests.sandbox.conftest import Graph, posts_of
 
@@ -95,8 +97,9 @@ async def test_post_fields_with_expansion(
     body = r.json()
     assert body["id"] == post_id
     assert body["reactions"]["data"] == []
-    assert body["reactions"]["summary"]["total_count"] >= 0
-    assert body["comments"]["summary"]["total_count"] >= 0
+    snap = snapshot(sandbox_state.posts[post_id], sandbox_state.now())
+    assert body["reactions"]["summary"]["total_count"] == sum(snap["reactions_by_type"].values())
+    assert body["comments"]["summary"]["total_count"] == snap["comments"]
     assert "shares" not in body or body["shares"]["count"] > 0
     page_id, _, suffix = post_id.partition("_")
     assert body["permalink_url"] == f"https://www.facebook.com/{page_id}/posts/{suffix}"
@@ -245,3 +248,53 @@ async def test_instagram_media_fields(
     r = await graph.get(f"/{carousel}", demo["page_token"], fields="media_type,children")
     assert r.json()["media_type"] == "CAROUSEL_ALBUM"
     assert len(r.json()["children"]["data"]) == 3
+
+
+async def test_insights_rules_are_the_same_for_edge_and_field_expansion(
+    graph: Graph, ctl: SandboxControl, demo: dict[str, Any], sandbox_state: SandboxState
+) -> None:
+    post_id = posts_of(sandbox_state, demo["page_id"], media_type="photo")[0]
+    user = demo["meta_user_token"]
+    edge = await graph.get(f"/{post_id}/insights", user, metric="post_media_view")
+    field = await graph.get(f"/{post_id}", user, fields="insights.metric(post_media_view)")
+    for r in (edge, field):
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == 190  # page-post insights need a page token
+    no_insights = (
+        await ctl.create_token(
+            "meta", demo["page_id"], kind="page", scopes=["pages_read_engagement"]
+        )
+    )["access_token"]
+    reel = sandbox_state.posts[posts_of(sandbox_state, demo["page_id"], media_type="reel")[0]]
+    assert reel.video_id is not None
+    for path, params in (
+        (f"/{post_id}/insights", {"metric": "post_media_view"}),
+        (f"/{post_id}", {"fields": "insights.metric(post_media_view)"}),
+        (f"/{reel.video_id}/video_insights", {"metric": "total_video_views"}),
+        (f"/{reel.video_id}", {"fields": "video_insights.metric(total_video_views)"}),
+    ):
+        r = await graph.get(path, no_insights, **params)
+        assert r.status_code == 400, path
+        assert r.json()["error"]["message"] == (
+            "(#10) This endpoint requires the 'read_insights' permission."
+        )
+    edge = await graph.get(f"/{post_id}/insights", demo["page_token"], metric="post_media_view")
+    field = await graph.get(
+        f"/{post_id}", demo["page_token"], fields="insights.metric(post_media_view)"
+    )
+    assert edge.json() == field.json()["insights"]
+
+
+async def test_story_lifetime_is_not_the_container_expiry(
+    graph: Graph, ctl: SandboxControl, demo: dict[str, Any], sandbox_state: SandboxState
+) -> None:
+    story = posts_of(sandbox_state, demo["ig_user_id"], product_type="STORY")[0]
+    await ctl.set_settings(ig_container_ttl_seconds=3600)
+    sandbox_state.clock.advance(20 * 3600)
+    edge = await graph.get(f"/{story}/insights", demo["page_token"], metric="views,reach")
+    field = await graph.get(f"/{story}", demo["page_token"], fields="insights.metric(views,reach)")
+    assert edge.json()["data"]
+    assert field.json()["insights"] == edge.json()
+    sandbox_state.clock.advance(2 * 3600)
+    field = await graph.get(f"/{story}", demo["page_token"], fields="insights.metric(views,reach)")
+    assert field.json()["insights"] == {"data": []}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.integrations.linkedin_insights import member_entity, restli_list
 from app.sandbox.fields import FieldSpec, FieldsSyntaxError, parse_fields, split_list
-from app.sandbox.restli import RestliSyntaxError, encode_urn, parse_value, raw_query
+from app.sandbox.restli import RestliSyntaxError, parse_value, raw_query
 
 
 def test_fields_grammar() -> None:
@@ -43,8 +44,16 @@ def test_restli_values() -> None:
         "start": {"day": "1", "month": "5", "year": "2024"}
     }
     assert parse_value("List()") == []
-    assert encode_urn("urn:li:share:1") == "urn%3Ali%3Ashare%3A1"
     assert raw_query(b"q=entity&shares=List(a%3Ab)") == {"q": "entity", "shares": "List(a%3Ab)"}
+
+
+def test_restli_decodes_what_the_app_sends() -> None:
+    """The sandbox parser reads the values Postmeter's LinkedIn client builds."""
+    urns = ["urn:li:share:1", "urn:li:ugcPost:2", "urn:li:share:(odd)"]
+    assert parse_value(restli_list(urns)) == urns
+    assert parse_value(restli_list([])) == []
+    assert parse_value(member_entity("urn:li:share:7")) == {"share": "urn:li:share:7"}
+    assert parse_value(member_entity("urn:li:ugcPost:8")) == {"ugc": "urn:li:ugcPost:8"}
 
 
 @pytest.mark.parametrize(

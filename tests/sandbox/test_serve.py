@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,14 @@ import pytest
 
 from app.sandbox.client import SandboxControl
 from app.sandbox.meta_auth import appsecret_proof
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 async def test_serve_over_http(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     state_file = tmp_path / "state.json"
     code = (
         "from app.sandbox.server import serve; "

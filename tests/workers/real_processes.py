@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,21 +20,15 @@ from app.core.config import Settings
 from app.core.runtime import Runtime
 from app.models import PostMetrics, Provider, ScheduleExternal
 from app.sandbox.client import SandboxControl
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, free_port
 from tests.factories import make_account, track_posts
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "app.sandbox", "--port", str(port), "--seed", "demo", "--quiet"],
         cwd=ROOT,

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core.runtime import Runtime
-from app.models import PostMetrics, ScheduleExternal
+from app.models import ScheduleExternal
 from app.sandbox.client import SandboxControl
 from tests.conftest import make_settings
 from tests.integration.conftest import build_world
+from tests.workers.real_processes import snapshot_counts
 from workers import insights_poller
-
-
-@pytest.fixture
-async def poller(
-    runtime: Runtime, sandbox_transport: httpx.ASGITransport
-) -> AsyncIterator[insights_poller.PollerContext]:
-    ctx = await insights_poller.start_poller(runtime, schedule=False, transport=sandbox_transport)
-    yield ctx
-    await insights_poller.stop_poller()
-
-
-async def _snapshot_counts(runtime: Runtime) -> tuple[int, int]:
-    async with runtime.sessionmaker() as s:
-        rows = int(await s.scalar(select(func.count()).select_from(PostMetrics)) or 0)
-        distinct = int(
-            await s.scalar(select(func.count(func.distinct(PostMetrics.schedule_id)))) or 0
-        )
-    return rows, distinct
 
 
 async def test_one_pass_fetches_every_due_post_once(
@@ -44,20 +24,19 @@ async def test_one_pass_fetches_every_due_post_once(
     ctl: SandboxControl,
     demo: dict[str, Any],
 ) -> None:
-    world = await build_world(runtime, ctl, demo, {"fb": 130, "li_org": 70, "ig": 20})
+    await build_world(runtime, ctl, demo, {"fb": 130, "li_org": 70, "ig": 20})
     summary = await insights_poller.run_once()
     assert summary.posts == 220
     assert summary.fetched == 220, summary.errors
     assert summary.batches == 3  # one workflow per account (<= INSIGHTS_POSTS_PER_WORKFLOW)
-    assert await _snapshot_counts(runtime) == (220, 220)
+    assert await snapshot_counts(runtime) == (220, 220, 220)
     async with runtime.sessionmaker() as s:
         next_times = list(await s.scalars(select(ScheduleExternal.next_fetch_at)))
     assert all(t is not None for t in next_times)
     # Nothing is due any more: a second pass fetches nothing.
     again = await insights_poller.run_once()
     assert again.posts == 0
-    assert await _snapshot_counts(runtime) == (220, 220)
-    assert world.rows
+    assert await snapshot_counts(runtime) == (220, 220, 220)
 
 
 async def test_start_poller_returns_with_the_queue_worker_running(

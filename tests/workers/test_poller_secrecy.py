@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select, text, update
 
 from app.core.runtime import Runtime
@@ -17,15 +14,6 @@ from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import clean_payload
 from tests.integration.conftest import build_world
 from workers import insights_poller
-
-
-@pytest.fixture
-async def poller(
-    runtime: Runtime, sandbox_transport: httpx.ASGITransport
-) -> AsyncIterator[insights_poller.PollerContext]:
-    ctx = await insights_poller.start_poller(runtime, schedule=False, transport=sandbox_transport)
-    yield ctx
-    await insights_poller.stop_poller()
 
 
 async def test_no_token_in_any_written_file(
