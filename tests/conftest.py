@@ -29,6 +29,8 @@ from app.models import Base
 from app.services.migrations import upgrade_database
 from app.services.workspaces import create_workspace
 
+pytest_plugins = ["tests.sandbox_harness"]
+
 TEST_KEY = generate_encryption_key()
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL.startswith(("postgresql", "postgres")) else [])
@@ -108,7 +110,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
+    """Plain test settings; aimed at the in-process sandbox for tests marked `sandbox`."""
+    if request.node.get_closest_marker("sandbox") is not None:
+        from tests.sandbox_harness import sandbox_settings
+
+        return sandbox_settings(tmp_path, database_url)
     return make_settings(tmp_path, database_url)
 
 

@@ -7,7 +7,6 @@ import json
 import httpx
 import pytest
 import respx
-from conftest import GRAPH, TOKEN, FakeGraph, meta_config
 
 from app.integrations.errors import (
     NotFoundError,
@@ -16,6 +15,7 @@ from app.integrations.http import KeyedLimiter
 from app.integrations.meta_insights import MetaInsightsClient
 from app.integrations.metric_sets import MetricRejections, resolve_fb_metrics, resolve_ig_metrics
 from app.services.insights_mapper import map_meta_to_post_metrics
+from tests.integrations.fakes import GRAPH, TOKEN, FakeGraph, meta_config
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import httpx
 import pytest
 import respx
 import time_machine
-from conftest import GRAPH, TOKEN, meta_config
 
 from app.integrations.errors import (
     ThrottledError,
@@ -18,6 +17,7 @@ from app.integrations.errors import (
 )
 from app.integrations.http import KeyedLimiter, RetryPolicy
 from app.integrations.meta_insights import MetaInsightsClient
+from tests.integrations.fakes import GRAPH, TOKEN, meta_config
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app.core.runtime import Runtime
 from app.models import ScheduleExternal
 from app.sandbox.client import SandboxControl
 from tests.conftest import make_settings
-from tests.integration.conftest import build_world
+from tests.sandbox_harness import build_world
 from tests.workers.real_processes import snapshot_counts
 from workers import insights_poller
 

@@ -12,7 +12,7 @@ from app.models import PostMetrics, ScheduleExternal
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import clean_payload
-from tests.integration.conftest import build_world
+from tests.sandbox_harness import build_world
 from workers import insights_poller
 
 

@@ -1,4 +1,7 @@
-"""Integration harness: the platform sandbox in-process, Postmeter pointed at it."""
+"""The platform sandbox in-process, Postmeter pointed at it (a pytest plugin of tests/conftest.py).
+
+Tests marked `sandbox` (or under tests/workers) get Settings aimed at the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -55,11 +58,6 @@ def sandbox_settings(tmp: Path, database_url: str, **over: Any) -> Settings:
         **over,
     }
     return make_settings(tmp, database_url, **values)
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return sandbox_settings(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from app.core.runtime import Runtime, build_runtime
@@ -14,7 +15,9 @@ from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
 from app.services.platform_clients import build_platform_clients
 from app.services.remap import remap_history
-from tests.integration.conftest import build_world, sandbox_settings
+from tests.sandbox_harness import build_world, sandbox_settings
+
+pytestmark = pytest.mark.sandbox
 
 LEGACY = {
     "META_INSIGHTS_FIELDS_FB": "impressions,post_impressions_unique,likes,comments,shares,clicks",

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from app.core.runtime import Runtime
 from app.sandbox.client import SandboxControl
 from tests.conftest import Tenant, make_tenant
 from tests.routes.helpers import make_account
+
+pytestmark = pytest.mark.sandbox
 
 
 async def _import(

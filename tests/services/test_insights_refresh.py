@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from app.core.runtime import Runtime
@@ -20,7 +21,9 @@ from app.models import (
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
-from tests.integration.conftest import build_world
+from tests.sandbox_harness import build_world
+
+pytestmark = pytest.mark.sandbox
 
 
 async def _count(runtime: Runtime, model: Any = PostMetrics) -> int:

@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.core.runtime import Runtime
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
 from tests.conftest import make_tenant
-from tests.integration.conftest import build_world
 from tests.routes.helpers import make_account
+from tests.sandbox_harness import build_world
+
+pytestmark = pytest.mark.sandbox
 
 
 async def test_meta_page_over_quota_is_paused_and_reported(

@@ -12,7 +12,9 @@ from app.core.runtime import Runtime
 from app.models import MetricsSource, PostMetrics
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
-from tests.integration.conftest import build_world, sandbox_settings
+from tests.sandbox_harness import build_world, sandbox_settings
+
+pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture
