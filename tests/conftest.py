@@ -51,7 +51,7 @@ def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         "LOG_FORMAT": "json",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)

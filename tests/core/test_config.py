@@ -13,7 +13,7 @@ from app.core.security import KEY_FILE_NAME, build_token_cipher
 
 
 def test_defaults_are_embedded_sqlite() -> None:
-    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    s = Settings(_env_file=None)
     assert s.is_sqlite
     assert str(s.async_database_url) == "sqlite+aiosqlite:///data/postmeter.sqlite"
     assert s.INSIGHTS_POLL_INTERVAL_HOURS == 6
@@ -39,7 +39,7 @@ def test_defaults_are_embedded_sqlite() -> None:
     ],
 )
 def test_database_urls_as_users_write_them(raw: str, async_url: str, sync_url: str) -> None:
-    s = Settings(_env_file=None, DATABASE_URL=raw)  # type: ignore[call-arg]
+    s = Settings(_env_file=None, DATABASE_URL=raw)
     assert s.async_database_url.render_as_string() == async_url
     assert s.sync_database_url.render_as_string() == sync_url
 
@@ -75,7 +75,7 @@ def test_cli_prints_one_line_on_bad_setting(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_embedded_key_generated_once_with_mode_600(tmp_path: Path) -> None:
-    s = Settings(_env_file=None, DATA_DIR=tmp_path)  # type: ignore[call-arg]
+    s = Settings(_env_file=None, DATA_DIR=tmp_path)
     first = build_token_cipher(s)
     key_file = tmp_path / KEY_FILE_NAME
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
@@ -84,14 +84,14 @@ def test_embedded_key_generated_once_with_mode_600(tmp_path: Path) -> None:
 
 
 def test_postgres_requires_keys(tmp_path: Path) -> None:
-    s = Settings(_env_file=None, DATA_DIR=tmp_path, DATABASE_URL="postgresql://u@h/db")  # type: ignore[call-arg]
+    s = Settings(_env_file=None, DATA_DIR=tmp_path, DATABASE_URL="postgresql://u@h/db")
     with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEYS"):
         build_token_cipher(s)
     assert not (tmp_path / KEY_FILE_NAME).exists()
 
 
 def test_malformed_key_names_setting() -> None:
-    s = Settings(_env_file=None, TOKEN_ENCRYPTION_KEYS="not-a-key")  # type: ignore[call-arg]
+    s = Settings(_env_file=None, TOKEN_ENCRYPTION_KEYS="not-a-key")
     with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEYS") as info:
         build_token_cipher(s)
     assert "not-a-key" not in str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.conftest import Tenant
@@ -28,12 +30,13 @@ async def test_other_workspace_sees_nothing(
     ).json()
     h = other_tenant.headers
     for sid in (sched["id"], imported["id"]):
-        for method, path, body in [
+        calls: list[tuple[str, str, Any]] = [
             ("GET", f"/api/v1/schedules/{sid}", None),
             ("PATCH", f"/api/v1/schedules/{sid}", {"content": {"text": "hijack"}}),
             ("POST", f"/api/v1/schedules/{sid}/cancel", None),
             ("GET", f"/api/v1/schedules/{sid}/external", None),
-        ]:
+        ]
+        for method, path, body in calls:
             r = await client.request(method, path, json=body, headers=h)
             assert r.status_code == 404, (method, path, r.text)
             assert "mine" not in r.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -42,7 +43,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_no_server_errors(case: schemathesis.Case) -> None:
-    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_KEY}"}
-    response = case.call()
+def test_no_server_errors(case: schemathesis.Case[Any]) -> None:
+    response = case.call(headers={"Authorization": f"Bearer {_KEY}"})
     case.validate_response(response, checks=[not_a_server_error])

@@ -55,7 +55,7 @@ async def test_no_token_in_any_written_file(
 
 
 def test_clean_payload_drops_paging_credentials_and_nul() -> None:
-    payload = {
+    payload: dict[str, Any] = {
         "insights": {
             "data": [{"name": "post_media_view", "values": [{"value": 5}]}],
             "paging": {
