@@ -135,17 +135,28 @@ class LinkedInInsightsClient:
 
     async def _get_all_elements(
         self, token: str, path_and_query: str, *, throttle_key: str | None
-    ) -> list[JSON]:
-        """GET a finder and follow ``paging.links[rel=next]`` (bounded)."""
-        elements: list[JSON] = []
-        url: str | None = path_and_query
-        for _ in range(self.config.max_pages):
+    ) -> tuple[list[JSON], PlatformError | None]:
+        """GET a finder and follow ``paging.links[rel=next]`` (bounded).
+
+        The first page's errors are raised. A later page is a follow-up: when it fails, the
+        elements already received are kept and its error is returned beside them (for the
+        posts that page would have held).
+        """
+        body = await self._get(token, path_and_query, throttle_key=throttle_key)
+        elements = [e for e in body.get("elements") or [] if isinstance(e, dict)]
+        url = _next_link(body)
+        for page_number in range(2, self.config.max_pages + 1):
             if url is None:
                 break
-            body = await self._get(token, url, throttle_key=throttle_key)
+            try:
+                body = await self._get(token, url, throttle_key=throttle_key)
+            except PlatformError as exc:
+                log.warning("insights.paging.failed", provider="linkedin", page=page_number,
+                            error_kind=str(exc.kind), code=exc.code)  # fmt: skip
+                return elements, exc
             elements.extend(e for e in body.get("elements") or [] if isinstance(e, dict))
             url = _next_link(body)
-        return elements
+        return elements, None
 
     # --- organization posts -----------------------------------------------------------------
 
@@ -194,7 +205,8 @@ class LinkedInInsightsClient:
             f"&organizationalEntity={encode_urn(org_urn)}{lists}"
         )
         try:
-            elements = await self._get_all_elements(token, query, throttle_key=org_urn)
+            elements, page_error = await self._get_all_elements(token, query,
+                                                                throttle_key=org_urn)  # fmt: skip
         except (TokenError, ThrottledError):
             raise
         except PlatformError as exc:
@@ -208,7 +220,9 @@ class LinkedInInsightsClient:
         out: dict[str, PostFetchResult] = {}
         for urn in chunk:
             element = by_urn.get(urn)
-            if element is None:
+            if element is None and page_error is not None:
+                out[urn] = PostFetchResult.failure(page_error)  # its page did not arrive
+            elif element is None:
                 out[urn] = PostFetchResult.failure(
                     NoStatisticsError(
                         "no statistics returned for this post (older than 12 months, "

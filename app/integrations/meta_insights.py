@@ -20,6 +20,7 @@ import structlog
 
 from app.integrations.errors import InvalidMetricError, InvalidRequestError, PlatformError, Provider
 from app.integrations.graph_batch import GraphTransport
+from app.integrations.graph_paging import complete_insights
 from app.integrations.http import KeyedLimiter, RetryPolicy, make_async_client
 from app.integrations.metric_sets import (
     FB_DEFAULT_METRICS,
@@ -166,7 +167,8 @@ class MetaInsightsClient:
         """Posts whose `status_type` shows a video are re-read once with video metrics.
 
         This happens on a post's first poll only: the kind comes back in the result's
-        ``media_type`` for the caller to cache.
+        ``media_type`` for the caller to cache. The re-read is optional: when it fails, the
+        first read (post metrics) stands.
         """
         videos = [
             pid
@@ -188,10 +190,19 @@ class MetaInsightsClient:
         def build(pid: str, ms: Sequence[str]) -> str:
             return f"{pid}?fields={_insights_expr('insights', ms)}{FB_POST_FIELDS}"
 
-        upgraded, _ = await self._fetch_group(
-            token, "facebook", "video_post", videos, metrics, build, usage_key,
-            node="post", edge="insights",
-        )  # fmt: skip
+        try:
+            upgraded, _ = await self._fetch_group(
+                token, "facebook", "video_post", videos, metrics, build, usage_key,
+                node="post", edge="insights",
+            )  # fmt: skip
+        except PlatformError as exc:
+            # Optional: the first read already holds the post's metrics; keep them.
+            log.warning("insights.video_upgrade.failed", posts=len(videos),
+                        error_kind=str(exc.kind), code=exc.code)  # fmt: skip
+            return
+        failed = [pid for pid, result in upgraded.items() if not result.ok]
+        if failed:
+            log.info("insights.video_upgrade.kept_first_read", posts=len(failed))
         for pid, result in upgraded.items():
             if result.ok:
                 results[pid] = result
@@ -389,29 +400,17 @@ class MetaInsightsClient:
     async def _complete_pages(
         self, token: str, body: JSON, edge: str, provider: Provider, usage_key: str | None
     ) -> JSON:
-        """Follow ``paging.next`` of the expanded insights edge while it yields new metrics."""
-        container = body.get(edge)
-        if not isinstance(container, dict) or not isinstance(container.get("data"), list):
-            return body
-        data: list[JSON] = list(container["data"])
-        seen = {row.get("name") for row in data if isinstance(row, dict)}
-        next_url = (container.get("paging") or {}).get("next")
-        for _ in range(self.config.max_insights_pages):
-            if not isinstance(next_url, str) or not data:
-                break
-            page = await self.transport.get_next_page(
-                token, next_url, provider=provider, usage_key=usage_key
+        """Merge cursor pages of the expanded insights edge; time paging is never followed."""
+
+        async def get_page(url: str) -> JSON:
+            return await self.transport.get_next_page(
+                token, url, provider=provider, usage_key=usage_key
             )
-            rows = [r for r in page.get("data") or [] if isinstance(r, dict)]
-            new = [r for r in rows if r.get("name") not in seen]
-            if not new:
-                break  # time-based paging of lifetime metrics: nothing new, stop
-            data.extend(new)
-            seen.update(r.get("name") for r in new)
-            next_url = (page.get("paging") or {}).get("next")
-        # `paging` is dropped: real Graph paging URLs carry the access token.
-        body[edge] = {"data": data}
-        return body
+
+        return await complete_insights(
+            body, edge, get_page, provider=provider, object_id=str(body.get("id") or ""),
+            max_pages=self.config.max_insights_pages,
+        )  # fmt: skip
 
 
 def _rejected_name(error: InvalidMetricError, sent: Sequence[str]) -> str | None:

@@ -22,7 +22,7 @@ from app.sandbox.tokens import LINKEDIN_ACCESS_TTL, META_LONG_LIVED
 
 Platform = Literal["meta", "linkedin"]
 PostPlatform = Literal["facebook", "instagram", "linkedin"]
-FaultKind = Literal["429", "5xx", "slow", "drop", "malformed"]
+FaultKind = Literal["429", "5xx", "slow", "drop", "malformed", "batch_null"]
 
 
 class SandboxControlError(Exception):
@@ -344,9 +344,21 @@ class SandboxControl:
         )
         return result
 
-    async def set_settings(self, **values: float) -> dict[str, Any]:
+    async def set_settings(self, **values: float | bool) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("PUT", "/settings", dict(values))
         return result
+
+    async def set_time_paging(self, enabled: bool) -> dict[str, Any]:
+        """Turn the time-paging links of Graph insights replies on (the default) or off."""
+        return await self.set_settings(meta_time_paging=enabled)
+
+    async def set_batch_null(
+        self, *, rate: float = 1.0, count: int | None = None, seed: int | None = None
+    ) -> dict[str, Any]:
+        """Answer ``null`` for a share ``rate`` of Graph batch items (at most ``count`` items),
+        as Graph does for sub-requests it did not run."""
+        return await self.set_fault("/v*", "batch_null", rate=rate, method="POST",
+                                    platform="meta", count=count, seed=seed)  # fmt: skip
 
     async def set_fault(
         self,

@@ -44,6 +44,8 @@ class Settings:
     ig_video_processing_seconds: float = 20.0
     ig_container_ttl_seconds: float = 86_400.0  # unpublished containers expire after 24 h
     linkedin_version_max_age_months: int = 12  # older LinkedIn-Version -> 426
+    # Graph insights replies carry time-paging links (token inside), as the real API's do.
+    meta_time_paging: bool = True
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -51,6 +53,11 @@ class Settings:
             if key not in names:
                 raise ValueError(f"unknown setting {key!r}")
             current = getattr(self, key)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"setting {key!r} must be true or false")
+                setattr(self, key, value)
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"setting {key!r} must be a non-negative number")
             setattr(self, key, type(current)(value))

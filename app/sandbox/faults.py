@@ -1,4 +1,6 @@
-"""Fault injection: per-endpoint rules that answer 429/5xx, slow down, drop or garble responses."""
+"""Fault injection: per-endpoint rules that answer 429/5xx, slow down, drop or garble responses,
+or (``batch_null``) answer ``null`` for some items of a Graph batch, as Graph does for
+sub-requests it did not get to run."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("429", "5xx", "slow", "drop", "malformed")
+FAULT_KINDS = ("429", "5xx", "slow", "drop", "malformed", "batch_null")
+BATCH_ITEM_KINDS = frozenset({"batch_null"})  # applied per batch item, not per HTTP request
 
 
 class ConnectionDropped(Exception):  # noqa: N818 - it names what happened to the client
@@ -86,8 +89,18 @@ class FaultInjector:
         return before - len(self.rules)
 
     def pick(self, method: str, path: str, platform: str) -> FaultRule | None:
-        """The first matching rule that fires for this request, if any."""
+        """The first matching request-level rule that fires for this request, if any."""
+        return self._fire(method, path, platform, item_level=False)
+
+    def skips_batch_item(self, path: str) -> bool:
+        """Whether a ``batch_null`` rule leaves this batch item unrun (``rate`` per item,
+        ``remaining`` counts items)."""
+        return self.rules != [] and self._fire("POST", path, "meta", item_level=True) is not None
+
+    def _fire(self, method: str, path: str, platform: str, *, item_level: bool) -> FaultRule | None:
         for rule in self.rules:
+            if (rule.kind in BATCH_ITEM_KINDS) != item_level:
+                continue
             if rule.remaining == 0 or not rule.matches(method, path, platform):
                 continue
             if rule.rate < 1.0 and rule._rng.random() >= rule.rate:

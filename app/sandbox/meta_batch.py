@@ -55,7 +55,12 @@ def run_batch(state: SandboxState, req: GraphRequest) -> GraphResult:
     include_headers = req.params.get("include_headers", "true") != "false"
     out: list[dict[str, Any] | None] = []
     last_headers: dict[str, str] = {}
+    batch_path = f"/{req.version}/"
     for item in items:
+        if state.faults.skips_batch_item(batch_path):
+            state.counters.bump("faults", "batch_null")
+            out.append(None)  # Graph did not run this sub-request
+            continue
         headers: dict[str, str] = {}
         try:
             sub = _sub_request(req, item)

@@ -146,5 +146,5 @@ def multi_id(state: SandboxState, req: GraphRequest) -> GraphResult:
     headers: dict[str, str] = {}
     for node in nodes:  # each id is a separate call for the rate limits
         headers.update(count_call(state, caller, node, now))
-    out = {node.id: render_node(state, node, caller, specs, now) for node in nodes}
+    out = {node.id: render_node(state, node, caller, specs, now, req) for node in nodes}
     return 200, out, headers

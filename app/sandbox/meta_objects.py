@@ -10,8 +10,20 @@ from app.sandbox.curves import snapshot
 from app.sandbox.entities import FACEBOOK, INSTAGRAM, Container, IgAccount, MetaUser, Page, Post
 from app.sandbox.fields import FieldSpec
 from app.sandbox.graph_errors import nonexisting_field, page_token_required, unknown_object
-from app.sandbox.meta_auth import Caller, can_access_ig, can_access_page, require_scope
+from app.sandbox.meta_auth import (
+    Caller,
+    GraphRequest,
+    can_access_ig,
+    can_access_page,
+    require_scope,
+)
 from app.sandbox.meta_metrics import fb_post_insights, ig_media_insights, video_insights
+from app.sandbox.meta_paging import (
+    current_window,
+    moved_window_rows,
+    requested_window,
+    time_paging,
+)
 from app.sandbox.state import SandboxState
 
 _ABSENT = object()
@@ -117,16 +129,25 @@ class _Renderer:
     """Renders one node; the metrics snapshot is computed at most once.
 
     The insights fields carry the insights rules (token kind, scopes); the ``/{id}/insights``
-    and ``/{id}/video_insights`` routes are answered through them too.
+    and ``/{id}/video_insights`` routes are answered through them too. ``req`` (the request
+    being answered) is what time-paging links are built from.
     """
 
-    __slots__ = ("_snap", "caller", "node", "now", "state")
+    __slots__ = ("_snap", "caller", "node", "now", "req", "state")
 
-    def __init__(self, state: SandboxState, node: GraphNode, caller: Caller, now: float) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        node: GraphNode,
+        caller: Caller,
+        now: float,
+        req: GraphRequest | None,
+    ) -> None:
         self.state = state
         self.node = node
         self.caller = caller
         self.now = now
+        self.req = req
         self._snap: dict[str, Any] | None = None
 
     def snap(self) -> dict[str, Any]:
@@ -149,6 +170,19 @@ class _Renderer:
 
     def _unknown(self, spec: FieldSpec) -> Any:
         raise nonexisting_field(spec.name, NODE_TYPES[self.node.kind])
+
+    def _insights(self, spec: FieldSpec, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """An insights answer, time-paged as real Graph replies are (see ``meta_paging``)."""
+        window = requested_window(spec)
+        out: dict[str, Any] = {"data": rows if window is None else moved_window_rows(rows)}
+        if self.state.settings.meta_time_paging and self.req is not None:
+            metrics, period = _metric_args(spec)
+            names = metrics or [str(row["name"]) for row in rows]
+            out["paging"] = time_paging(
+                self.req, self.caller.token.value, self.node.id, spec.name, names, period,
+                window or current_window(self.now),
+            )  # fmt: skip
+        return out
 
     # -- Facebook ------------------------------------------------------------------------
 
@@ -215,7 +249,7 @@ class _Renderer:
                 raise page_token_required()
             require_scope(self.caller, "read_insights")
             metrics, period = _metric_args(spec)
-            return {"data": fb_post_insights(post, metrics, period, self.now)}
+            return self._insights(spec, fb_post_insights(post, metrics, period, self.now))
         return self._unknown(spec)
 
     def _fb_video(self, spec: FieldSpec) -> Any:
@@ -241,7 +275,7 @@ class _Renderer:
         if name == "video_insights":
             require_scope(self.caller, "read_insights")
             metrics, period = _metric_args(spec)
-            return {"data": video_insights(post, metrics, period, self.now)}
+            return self._insights(spec, video_insights(post, metrics, period, self.now))
         return self._unknown(spec)
 
     def _fb_photo(self, spec: FieldSpec) -> Any:
@@ -283,7 +317,7 @@ class _Renderer:
                 "ig_user", page.ig_user_id, self.state.ig_accounts[page.ig_user_id], None
             )
             specs = spec.children or (FieldSpec("id"),)
-            return _Renderer(self.state, node, self.caller, self.now).render(specs)
+            return _Renderer(self.state, node, self.caller, self.now, self.req).render(specs)
         if name == "access_token":
             if not self.caller.is_user or self.caller.user_id is None:
                 return _ABSENT
@@ -363,7 +397,7 @@ class _Renderer:
         if name == "insights":
             require_scope(self.caller, "instagram_manage_insights")
             metrics, _ = _metric_args(spec)
-            return {"data": ig_media_insights(post, metrics, self.now)}
+            return self._insights(spec, ig_media_insights(post, metrics, self.now))
         return self._unknown(spec)
 
     def _ig_container(self, spec: FieldSpec) -> Any:
@@ -398,5 +432,7 @@ def render_node(
     caller: Caller,
     specs: tuple[FieldSpec, ...] | None,
     now: float,
+    req: GraphRequest | None = None,
 ) -> dict[str, Any]:
-    return _Renderer(state, node, caller, now).render(specs)
+    """The node's ``specs`` fields; ``req`` is the request answered (for paging links)."""
+    return _Renderer(state, node, caller, now, req).render(specs)

@@ -19,12 +19,14 @@ from app.sandbox.meta_router import Call, metric_list, paged, parse_specs, route
 @route("GET", "ig_media", None)
 @route("GET", "ig_container", None)
 def read_node(call: Call) -> Any:
-    return render_node(call.state, call.node, call.caller, parse_specs(call.req.params), call.now)
+    return render_node(
+        call.state, call.node, call.caller, parse_specs(call.req.params), call.now, call.req
+    )
 
 
 def _field(call: Call, spec: FieldSpec) -> Any:
     """An edge answered as the same-named field of the node (one set of rules for both forms)."""
-    return render_node(call.state, call.node, call.caller, (spec,), call.now)[spec.alias]
+    return render_node(call.state, call.node, call.caller, (spec,), call.now, call.req)[spec.alias]
 
 
 def _edge_as_field(call: Call, name: str) -> Any:
@@ -42,8 +44,9 @@ def _insights_as_field(call: Call, edge: str) -> Any:
     metrics = metric_list(params)
     if metrics:
         modifiers.append(("metric", tuple(metrics)))
-    if "period" in params:
-        modifiers.append(("period", (params["period"],)))
+    for key in ("period", "since", "until"):
+        if key in params:
+            modifiers.append((key, (params[key],)))
     return _field(call, FieldSpec(edge, tuple(modifiers)))
 
 
@@ -102,7 +105,7 @@ def list_posts(call: Call) -> Any:
     return paged(
         call,
         _owner_posts(call),
-        lambda node: render_node(call.state, node, call.caller, specs, call.now),
+        lambda node: render_node(call.state, node, call.caller, specs, call.now, call.req),
     )
 
 

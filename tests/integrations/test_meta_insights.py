@@ -255,12 +255,15 @@ async def test_usage_headers_feed_the_limiter(graph: FakeGraph) -> None:
     assert limiter.cost("app") == 1.0
 
 
-async def test_insights_paging_is_followed_for_new_metrics() -> None:
+async def test_insights_cursor_paging_is_followed_for_new_metrics() -> None:
     first = {
         "id": "1_1",
         "insights": {
             "data": [{"name": "post_media_view", "values": [{"value": 10}]}],
-            "paging": {"next": "https://elsewhere.test/1_1/insights?access_token=OLD&after=abc"},
+            "paging": {
+                "cursors": {"before": "MAZDZD", "after": "abc"},
+                "next": "https://elsewhere.test/1_1/insights?access_token=OLD&after=abc",
+            },
         },
     }
     page2 = {"data": [{"name": "post_clicks", "values": [{"value": 4}]}], "paging": {}}
@@ -276,6 +279,7 @@ async def test_insights_paging_is_followed_for_new_metrics() -> None:
     assert result.payload is not None
     values = map_meta_to_post_metrics("facebook", result.payload, media_type=None)
     assert (values.impressions, values.clicks) == (10, 4)
+    assert "paging" not in result.payload["insights"]
 
 
 async def test_malformed_ids_fail_alone(graph: FakeGraph, client: MetaInsightsClient) -> None:
