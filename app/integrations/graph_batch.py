@@ -281,12 +281,19 @@ class GraphTransport:
         return GraphItem(parsed, None, status)
 
     async def get_next_page(
-        self, token: str, next_url: str, *, provider: Provider, usage_key: str | None = None
+        self,
+        token: str,
+        next_url: str,
+        *,
+        provider: Provider,
+        usage_key: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> JSON:
         """Follow a ``paging.next`` URL against *our* base URL with *our* credentials.
 
         Only the path and non-credential query parameters of ``next_url`` are used, so a
-        token is never sent to a host taken from a response.
+        token is never sent to a host taken from a response. ``retry`` overrides the
+        transport's policy (an optional page is worth one attempt, not a backoff).
         """
         parts = urlsplit(next_url)
         versioned = _VERSIONED_PATH_RE.search(parts.path)
@@ -307,7 +314,7 @@ class GraphTransport:
                 raise TransientError("malformed page from Graph API", provider=provider)
             return body
 
-        return await call_with_retry(self._retry, attempt)
+        return await call_with_retry(retry or self._retry, attempt)
 
 
 # --- the `batch` form field ------------------------------------------------------------------

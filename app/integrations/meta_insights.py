@@ -44,6 +44,7 @@ FB_POST_FIELDS = f"{_COUNTS},shares,permalink_url,created_time,status_type"
 FB_VIDEO_FIELDS = f"{_COUNTS},permalink_url,created_time"
 IG_MEDIA_FIELDS = "id,media_type,media_product_type,like_count,comments_count,timestamp,permalink"
 
+_ONE_ATTEMPT = RetryPolicy(attempts=1)
 UrlBuilder = Callable[[str, Sequence[str]], str]
 Verifier = Callable[[list[str]], Awaitable[dict[str, str]]]
 
@@ -400,11 +401,15 @@ class MetaInsightsClient:
     async def _complete_pages(
         self, token: str, body: JSON, edge: str, provider: Provider, usage_key: str | None
     ) -> JSON:
-        """Merge cursor pages of the expanded insights edge; time paging is never followed."""
+        """Merge cursor pages of the expanded insights edge; time paging is never followed.
+
+        A page is optional (the first reply holds the metrics): one attempt, no backoff; a
+        failed page is simply asked for again at the next poll.
+        """
 
         async def get_page(url: str) -> JSON:
             return await self.transport.get_next_page(
-                token, url, provider=provider, usage_key=usage_key
+                token, url, provider=provider, usage_key=usage_key, retry=_ONE_ATTEMPT
             )
 
         return await complete_insights(
