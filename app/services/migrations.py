@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from alembic.config import Config
@@ -14,12 +15,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 
-ROOT = Path(__file__).resolve().parents[2]
+# setup.py builds the checkout's top-level `alembic/` folder into the wheel under this name.
+PACKAGED = "migrations"
+CHECKOUT = Path(__file__).resolve().parents[2] / "alembic"
+
+
+class MigrationsNotFound(RuntimeError):
+    """Neither the installed package nor a source checkout holds the migration scripts."""
+
+
+def migrations_dir() -> Path:
+    """The folder with `env.py` and `versions/`: inside the installed package, else the checkout.
+
+    An installed wheel has no checkout around it; an editable install or a plain checkout has
+    no `app/migrations/` (the scripts stay in `alembic/` so `alembic upgrade head` works there).
+    Alembic reads the scripts as files, so a package that is not on a file system (a zip) is
+    refused with a clear error rather than a missing-file one deep inside Alembic.
+    """
+    packaged = files("app") / PACKAGED
+    if packaged.is_dir():
+        if not isinstance(packaged, Path) or not (packaged / "env.py").is_file():
+            raise MigrationsNotFound(f"{packaged} has no env.py readable as a file")
+        return packaged
+    if (CHECKOUT / "env.py").is_file():
+        return CHECKOUT
+    raise MigrationsNotFound(
+        f"no migrations: neither app/{PACKAGED}/ in the installed package nor {CHECKOUT}"
+    )
 
 
 def alembic_config() -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    """Alembic's settings in code, so no `alembic.ini` needs to be found (a wheel has none)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("path_separator", "os")
     return cfg
 
 
