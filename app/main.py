@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.core.config import Settings, get_settings
@@ -14,6 +15,7 @@ from app.core.runtime import Runtime, build_runtime
 from app.routes import accounts, health, insights, schedules
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS_URL = "/docs-assets"
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -32,11 +34,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if owns_runtime:
                 await rt.aclose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, mounted at
+    # DOCS_ASSETS_URL, not from a CDN: a self-hosted install may have no internet.
+    app = FastAPIOffline(
         title="Postmeter",
         version=__version__,
         description="Schedule social posts and collect their real metrics.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        # Swagger UI's validator badge would send the schema's address to swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     if runtime is not None:
         app.state.runtime = runtime
