@@ -171,8 +171,14 @@ class _Renderer:
     def _unknown(self, spec: FieldSpec) -> Any:
         raise nonexisting_field(spec.name, NODE_TYPES[self.node.kind])
 
-    def _insights(self, spec: FieldSpec, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """An insights answer, time-paged as real Graph replies are (see ``meta_paging``)."""
+    def _insights(
+        self, spec: FieldSpec, rows: list[dict[str, Any]], *, time_paged: bool = False
+    ) -> dict[str, Any]:
+        """An insights answer. Page-post insights are time-paged as real replies are (see
+        ``meta_paging``); captured ``video_insights`` and documented/captured Instagram media
+        insights replies carry no ``paging``."""
+        if not time_paged:
+            return {"data": rows}
         window = requested_window(spec)
         out: dict[str, Any] = {"data": rows if window is None else moved_window_rows(rows)}
         if self.state.settings.meta_time_paging and self.req is not None:
@@ -249,7 +255,8 @@ class _Renderer:
                 raise page_token_required()
             require_scope(self.caller, "read_insights")
             metrics, period = _metric_args(spec)
-            return self._insights(spec, fb_post_insights(post, metrics, period, self.now))
+            rows = fb_post_insights(post, metrics, period, self.now)
+            return self._insights(spec, rows, time_paged=True)
         return self._unknown(spec)
 
     def _fb_video(self, spec: FieldSpec) -> Any:

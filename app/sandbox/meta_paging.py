@@ -1,6 +1,6 @@
-"""Time paging of Graph insights, as real replies carry it.
+"""Time paging of Graph page-post insights, as real replies carry it.
 
-Real ``/{id}/insights`` replies (and expanded ``insights.metric(...)`` fields) end with
+Real ``/{post-id}/insights`` replies (and expanded ``insights.metric(...)`` fields) end with
 ``paging.previous``/``paging.next`` links that move a ``since``/``until`` window, even for
 ``period=lifetime``, and the links embed the caller's access token. A captured reply shows
 two-day windows on midnight-Pacific boundaries (``since=1597215600&until=1597388400``, i.e.
