@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from app.core import jsonfast
+from app.core.error_kinds import ErrorKind
 from app.core.logging import MASK, scrub
 
 Provider = Literal["facebook", "instagram", "meta", "linkedin"]
@@ -36,10 +37,11 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 class PlatformError(Exception):
     """Base of every error raised by the integration clients.
 
-    ``kind`` is a stable short name for APIs and logs (``token``, ``throttled``, ...).
+    ``kind`` is the error's `ErrorKind`: what is stored and shown for the post it hit. This
+    base class (an HTTP failure with no finer meaning) counts as a rejected request.
     """
 
-    kind: ClassVar[str] = "platform"
+    kind: ClassVar[ErrorKind] = ErrorKind.REJECTED
     transient: ClassVar[bool] = False
 
     def __init__(
@@ -83,7 +85,7 @@ class PlatformError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description (for storing as the fetch error of a post)."""
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "provider": self.provider,
             "code": self.code,
             "subcode": self.subcode,
@@ -100,14 +102,14 @@ class PlatformError(Exception):
 class TransientError(PlatformError):
     """May succeed later: 5xx, Graph codes 1/2, timeouts, connection errors, bad JSON."""
 
-    kind = "transient"
+    kind = ErrorKind.TRANSIENT
     transient = True
 
 
 class ThrottledError(TransientError):
     """Rate limited. ``retry_after`` is when the platform says we may try again, if known."""
 
-    kind = "throttled"
+    kind = ErrorKind.THROTTLED
 
     def __init__(
         self,
@@ -131,31 +133,31 @@ class ThrottledError(TransientError):
 class PermanentError(PlatformError):
     """Will not succeed by retrying the same request."""
 
-    kind = "permanent"
+    kind = ErrorKind.REJECTED
 
 
 class TokenError(PermanentError):
     """The token is expired, revoked or invalid: the account must reconnect."""
 
-    kind = "token"
+    kind = ErrorKind.RECONNECT_REQUIRED
 
 
 class PlatformPermissionError(PermanentError):
     """The token lacks a permission/role for this object (Graph 10, 200-299; LinkedIn 403)."""
 
-    kind = "permission"
+    kind = ErrorKind.PERMISSION
 
 
 class NotFoundError(PermanentError):
     """The object is deleted, unknown, or invisible to this token."""
 
-    kind = "not_found"
+    kind = ErrorKind.NOT_FOUND
 
 
 class NoStatisticsError(NotFoundError):
     """The platform answered but had no statistics for this post (e.g. too old, not owned)."""
 
-    kind = "no_statistics"
+    kind = ErrorKind.NO_DATA
 
 
 class InvalidMetricError(PermanentError):
@@ -165,7 +167,7 @@ class InvalidMetricError(PermanentError):
     gave the position (``metric[2]``) in the requested list.
     """
 
-    kind = "invalid_metric"
+    kind = ErrorKind.INVALID_METRIC
 
     def __init__(
         self,
@@ -187,7 +189,7 @@ class InvalidMetricError(PermanentError):
 class InvalidRequestError(PermanentError):
     """Any other rejected request (bad parameter, policy block, duplicate)."""
 
-    kind = "invalid_request"
+    kind = ErrorKind.REJECTED
 
 
 # --- classification -----------------------------------------------------------------------

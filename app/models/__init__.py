@@ -4,6 +4,7 @@ from app.models.account import SocialAccount
 from app.models.base import Base
 from app.models.enums import (
     AccountStatus,
+    ErrorKind,
     ExternalStatus,
     MetricsSource,
     Provider,
@@ -21,6 +22,7 @@ __all__ = [
     "AccountStatus",
     "ApiKey",
     "Base",
+    "ErrorKind",
     "ExternalStatus",
     "MetricRejection",
     "MetricsSource",

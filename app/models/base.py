@@ -53,13 +53,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
-    """A portable enum column: VARCHAR plus a CHECK constraint, storing the values."""
+def str_enum(enum_cls: type[enum.StrEnum], name: str, *, check: bool = True) -> Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, storing the values.
+
+    `check=False` leaves out the CHECK constraint for a vocabulary that grows (error kinds):
+    SQLAlchemy still refuses values outside the enum, and a new member needs no migration.
+    """
     return Enum(
         enum_cls,
         name=name,
         native_enum=False,
-        create_constraint=True,
+        create_constraint=check,
         length=32,
         values_callable=lambda cls: [member.value for member in cls],
         validate_strings=True,

@@ -1,14 +1,20 @@
-"""Vocabulary shared by models, schemas and services."""
+"""Vocabulary shared by models, schemas and services (the platform words live in app.core)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from app.core.error_kinds import ErrorKind
+from app.core.vocabulary import MetricsSource, Provider
 
-class Provider(StrEnum):
-    FACEBOOK = "facebook"
-    INSTAGRAM = "instagram"
-    LINKEDIN = "linkedin"
+__all__ = [
+    "AccountStatus",
+    "ErrorKind",
+    "ExternalStatus",
+    "MetricsSource",
+    "Provider",
+    "ScheduleStatus",
+]
 
 
 class AccountStatus(StrEnum):
@@ -31,9 +37,3 @@ class ScheduleStatus(StrEnum):
 class ExternalStatus(StrEnum):
     LIVE = "live"
     DELETED = "deleted"
-
-
-class MetricsSource(StrEnum):
-    META = "meta"
-    LINKEDIN = "linkedin"
-    FAKE = "fake"

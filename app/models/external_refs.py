@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, new_id, str_enum
-from app.models.enums import ExternalStatus, Provider
+from app.models.enums import ErrorKind, ExternalStatus, Provider
 
 
 class ScheduleExternal(TimestampMixin, Base):
@@ -40,6 +40,10 @@ class ScheduleExternal(TimestampMixin, Base):
     media_type: Mapped[str | None] = mapped_column(String(64))
     next_fetch_at: Mapped[datetime | None]
     last_fetched_at: Mapped[datetime | None]
-    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    # Why the last fetch failed (null after a success). No CHECK constraint on the values, so
+    # that adding an ErrorKind needs no migration; SQLAlchemy still refuses unknown strings.
+    last_error_kind: Mapped[ErrorKind | None] = mapped_column(
+        str_enum(ErrorKind, "error_kind", check=False)
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, str_enum
@@ -19,7 +19,6 @@ class ThrottleState(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     provider: Mapped[Provider] = mapped_column(str_enum(Provider, "provider"))
     throttled_until: Mapped[datetime | None]
-    usage_percent: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 

@@ -15,26 +15,18 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uni
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.metrics import METRIC_FIELDS
 from app.models.base import Base, str_enum
 from app.models.enums import MetricsSource, Provider
+from app.models.metric_columns import MetricColumns
+
+__all__ = ["METRIC_FIELDS", "PostMetrics"]
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 RawJSON = JSON().with_variant(JSONB(), "postgresql")
 
-METRIC_FIELDS: tuple[str, ...] = (
-    "impressions",
-    "reach",
-    "likes",
-    "comments",
-    "shares",
-    "clicks",
-    "video_views",
-    "saves",
-    "cost_cents",
-)
 
-
-class PostMetrics(Base):
+class PostMetrics(MetricColumns, Base):
     __tablename__ = "post_metrics"
     __table_args__ = (
         # Doubles as the "latest per schedule and provider" index (scan backwards).
@@ -50,15 +42,7 @@ class PostMetrics(Base):
     fetched_at: Mapped[datetime]
     # When the values in this row were actually read from the platform.
     captured_at: Mapped[datetime]
-    impressions: Mapped[int | None] = mapped_column(BigInteger)
-    reach: Mapped[int | None] = mapped_column(BigInteger)
-    likes: Mapped[int | None] = mapped_column(BigInteger)
-    comments: Mapped[int | None] = mapped_column(BigInteger)
-    shares: Mapped[int | None] = mapped_column(BigInteger)
-    clicks: Mapped[int | None] = mapped_column(BigInteger)
-    video_views: Mapped[int | None] = mapped_column(BigInteger)
-    saves: Mapped[int | None] = mapped_column(BigInteger)
-    cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # The metric columns come from MetricColumns (one per `app.core.metrics` field).
     source: Mapped[MetricsSource] = mapped_column(str_enum(MetricsSource, "metrics_source"))
     api_version: Mapped[str | None] = mapped_column(String(16))
     media_type: Mapped[str | None] = mapped_column(String(64))

@@ -9,23 +9,16 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
+from app.models.metric_columns import MetricColumns
 
 
-class ScheduleMetrics(Base):
+class ScheduleMetrics(MetricColumns, Base):
     __tablename__ = "schedule_metrics"
 
     schedule_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
     )
-    impressions: Mapped[int | None] = mapped_column(BigInteger)
-    reach: Mapped[int | None] = mapped_column(BigInteger)
-    likes: Mapped[int | None] = mapped_column(BigInteger)
-    comments: Mapped[int | None] = mapped_column(BigInteger)
-    shares: Mapped[int | None] = mapped_column(BigInteger)
-    clicks: Mapped[int | None] = mapped_column(BigInteger)
-    video_views: Mapped[int | None] = mapped_column(BigInteger)
-    saves: Mapped[int | None] = mapped_column(BigInteger)
-    cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # The metric totals come from MetricColumns (one per `app.core.metrics` field).
     engagement: Mapped[int | None] = mapped_column(BigInteger)
     engagement_rate: Mapped[float | None] = mapped_column(Float)
     click_through_rate: Mapped[float | None] = mapped_column(Float)

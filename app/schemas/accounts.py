@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from app.integrations.platforms import platform_for
 from app.models.enums import AccountStatus, Provider
 from app.schemas.common import AwareDatetime, InputModel
 
-_EXTERNAL_ID_RULES: dict[Provider, tuple[re.Pattern[str], str]] = {
-    Provider.FACEBOOK: (re.compile(r"^\d{1,32}$"), "a numeric Facebook Page id"),
-    Provider.INSTAGRAM: (re.compile(r"^\d{1,32}$"), "a numeric Instagram user id"),
-    Provider.LINKEDIN: (
-        re.compile(r"^urn:li:(organization|person):[A-Za-z0-9_-]{1,64}$"),
-        "an organization or person URN (urn:li:organization:123, urn:li:person:abc)",
-    ),
-}
-
 
 def check_account_external_id(provider: Provider, external_id: str) -> None:
-    pattern, what = _EXTERNAL_ID_RULES[provider]
-    if not pattern.match(external_id):
-        raise ValueError(f"external_id for {provider.value} must be {what}")
+    """`ValueError` unless `external_id` has the shape of an account id on `provider`."""
+    platform_for(provider).account_id.check(provider, external_id)
 
 
 class AccountCreate(InputModel):

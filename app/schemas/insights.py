@@ -1,15 +1,41 @@
-"""Insights API schemas."""
+"""Insights API schemas.
+
+The metric fields of `MetricsOut` and `TotalsOut` are made from the one declaration
+(`app.core.metrics`), descriptions included, so a new metric reaches the API by itself.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-from app.models.enums import MetricsSource, Provider
+from app.core.metrics import METRIC_DESCRIPTIONS, METRIC_FIELDS
+from app.models.enums import ErrorKind, MetricsSource, Provider
 from app.schemas.common import InputModel
+
+
+def _metric_fields(*, required: bool) -> dict[str, Any]:
+    """Pydantic field definitions, one per metric (null = not reported)."""
+    return {
+        name: (
+            int | None,
+            Field(... if required else None, description=METRIC_DESCRIPTIONS[name]),
+        )
+        for name in METRIC_FIELDS
+    }
+
+
+# Type checkers see plain models (the fields exist only at run time; typed access to metric
+# values goes through `app.core.metrics.MetricValues`).
+if TYPE_CHECKING:
+    _ReportedMetrics = BaseModel
+    _MetricTotals = BaseModel
+else:
+    _ReportedMetrics = create_model("_ReportedMetrics", **_metric_fields(required=True))
+    _MetricTotals = create_model("_MetricTotals", **_metric_fields(required=False))
 
 
 class FetchRequest(InputModel):
@@ -23,10 +49,8 @@ class FetchRequest(InputModel):
 class ProviderFetchResult(BaseModel):
     provider: Provider
     status: Literal["fetched", "fresh", "error"]
-    error_kind: str | None = Field(
-        default=None,
-        description="token_expired, reconnect_required, deleted, throttled, permission, "
-        "transient, no_data, rejected, account_disconnected",
+    error_kind: ErrorKind | None = Field(
+        default=None, description="Why the fetch failed (null when it did not)."
     )
     message: str | None = None
     retry_at: datetime | None = None
@@ -41,35 +65,21 @@ class FetchResponse(BaseModel):
     results: list[ProviderFetchResult]
 
 
-class MetricsOut(BaseModel):
+class MetricsOut(_ReportedMetrics):
+    """One snapshot: the metric fields plus where and when they were read."""
+
     provider: Provider
     fetched_at: datetime = Field(description="When these values were read from the platform.")
     bucket_start: datetime = Field(description="The snapshot bucket this row belongs to.")
     source: MetricsSource = Field(description="`fake` rows are generated, not real.")
     stale: bool = Field(description="The latest fetch failed, or the values are overdue.")
-    impressions: int | None
-    reach: int | None
-    likes: int | None
-    comments: int | None
-    shares: int | None
-    clicks: int | None
-    video_views: int | None
-    saves: int | None
-    cost_cents: int | None
     api_version: str | None
     media_type: str | None
 
 
-class TotalsOut(BaseModel):
-    impressions: int | None = None
-    reach: int | None = None
-    likes: int | None = None
-    comments: int | None = None
-    shares: int | None = None
-    clicks: int | None = None
-    video_views: int | None = None
-    saves: int | None = None
-    cost_cents: int | None = None
+class TotalsOut(_MetricTotals):
+    """The metric fields summed across providers (null where none reported), and rates."""
+
     engagement: int | None = None
     engagement_rate: float | None = None
     click_through_rate: float | None = None
@@ -108,6 +118,8 @@ class SummaryOut(BaseModel):
     posts_tracked: int
     due_now: int
     fetched_last_24h: int
-    errors_by_kind: dict[str, int]
+    errors_by_kind: dict[ErrorKind, int] = Field(
+        description="Tracked posts whose last fetch failed, by why."
+    )
     accounts_needing_reconnection: list[AccountAttention]
     throttled: list[ThrottledKey]

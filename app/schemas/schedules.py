@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from app.models.enums import ExternalStatus, Provider, ScheduleStatus
+from app.integrations.platforms import PLATFORMS, platform_for
+from app.models.enums import ErrorKind, ExternalStatus, Provider, ScheduleStatus
 from app.schemas.common import AwareDatetime, InputModel
 
-# The longest any supported platform accepts (Facebook); per-provider limits are checked
+# The longest text any supported platform accepts; each platform's own limit is checked
 # against the schedule's targets in the service.
-MAX_TEXT = 63_206
-PROVIDER_TEXT_LIMITS: dict[Provider, int] = {
-    Provider.FACEBOOK: 63_206,
-    Provider.INSTAGRAM: 2_200,
-    Provider.LINKEDIN: 3_000,
-}
-_POST_ID_RULES: dict[Provider, tuple[re.Pattern[str], str]] = {
-    Provider.FACEBOOK: (re.compile(r"^\d{1,32}(_\d{1,32})?$"), "{page-id}_{post-id} or a video id"),
-    Provider.INSTAGRAM: (re.compile(r"^\d{1,32}$"), "a numeric Instagram media id"),
-    Provider.LINKEDIN: (
-        re.compile(r"^urn:li:(share|ugcPost):\d{1,32}$"),
-        "urn:li:share:N or urn:li:ugcPost:N",
-    ),
-}
+MAX_TEXT = max(home.max_text_length for home in PLATFORMS.values())
 
 
 def check_post_external_id(provider: Provider, external_id: str) -> None:
-    pattern, what = _POST_ID_RULES[provider]
-    if not pattern.match(external_id):
-        raise ValueError(f"external_id for {provider.value} must be {what}")
+    """`ValueError` unless `external_id` has the shape of a post id on `provider`."""
+    platform_for(provider).post_id.check(provider, external_id)
 
 
 class Content(InputModel):
@@ -103,7 +89,7 @@ class ExternalOut(BaseModel):
     media_type: str | None
     last_fetched_at: datetime | None
     next_fetch_at: datetime | None
-    last_error_kind: str | None
+    last_error_kind: ErrorKind | None
     last_error: str | None
 
     @field_validator("last_error")

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
+from app.integrations.platforms import app_throttle_keys
 from app.models import (
     AccountStatus,
+    ErrorKind,
     ExternalStatus,
     PostMetrics,
     Provider,
@@ -32,7 +34,7 @@ from app.schemas.insights import (
 )
 from app.services.insights_refresh import InsightsRefresher
 from app.services.insights_store import history, latest_snapshots, values_of
-from app.services.refresh_ledger import META_APP_THROTTLE_KEY, throttle_key_for
+from app.services.refresh_ledger import throttle_key_for
 from app.services.schedules import get_schedule, list_externals
 
 # A poll later than this after its due time means the values are behind.
@@ -84,7 +86,7 @@ async def fetch_now(
             results[ext.provider] = ProviderFetchResult(
                 provider=ext.provider,
                 status="error",
-                error_kind="deleted",
+                error_kind=ErrorKind.DELETED,
                 message="the post was deleted on the platform",
                 fetched_at=snap.captured_at if snap else None,
             )
@@ -174,7 +176,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
         )
     )
     errors = {
-        str(kind): int(count)
+        kind: int(count)
         for kind, count in (
             await session.execute(
                 select(ScheduleExternal.last_error_kind, func.count())
@@ -199,7 +201,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
     account_ids = await session.scalars(
         select(SocialAccount.id).where(SocialAccount.workspace_id == workspace_id)
     )
-    keys = {throttle_key_for(a) for a in account_ids} | {META_APP_THROTTLE_KEY}
+    keys = {throttle_key_for(a) for a in account_ids} | app_throttle_keys()
     throttles = await session.scalars(
         select(ThrottleState).where(
             ThrottleState.throttled_until > now, ThrottleState.key.in_(keys)

@@ -21,13 +21,14 @@ from app.core import jsonfast
 from app.core.runtime import Runtime
 from app.core.security import TokenDecryptError
 from app.integrations.errors import PlatformError, ThrottledError, TokenError
+from app.integrations.platforms import platform_for
 from app.integrations.types import PostFetchResult
 from app.models import (
     AccountStatus,
+    ErrorKind,
     ExternalStatus,
     MetricsSource,
     PostMetrics,
-    Provider,
     ScheduleExternal,
     SocialAccount,
     ThrottleState,
@@ -36,9 +37,7 @@ from app.models.base import utcnow
 from app.services.insights_mapper import generate_fake_metrics, map_post_metrics
 from app.services.insights_store import Snapshot
 from app.services.platform_clients import PlatformClients, build_platform_clients
-from app.services.poll_cadence import error_kind
 from app.services.refresh_ledger import (
-    META_APP_THROTTLE_KEY,
     AccountRef,
     PostOutcome,
     PostRow,
@@ -58,9 +57,10 @@ class _Loaded:
     has_real: set[uuid.UUID] = field(default_factory=set)
 
     def throttled_until(self, account: AccountRef) -> datetime | None:
-        meta = account.provider != Provider.LINKEDIN
-        app_wide = self.throttled.get(META_APP_THROTTLE_KEY) if meta else None
-        return self.throttled.get(account.throttle_key) or app_wide
+        for key in account.pause_keys:
+            if (until := self.throttled.get(key)) is not None:
+                return until
+        return None
 
 
 async def open_refresher(
@@ -216,11 +216,12 @@ class InsightsRefresher:
         if account is None or account.status == AccountStatus.DISABLED:
             for row in rows:
                 message = "the account was removed or disabled"
-                ledger.fail(row, "account_disconnected", message, next_at=None)
+                ledger.fail(row, ErrorKind.ACCOUNT_DISCONNECTED, message, next_at=None)
             return
         if account.status == AccountStatus.RECONNECT_REQUIRED:
             for row in rows:
-                ledger.fail(row, "reconnect_required", "the account needs to be reconnected")
+                message = "the account needs to be reconnected"
+                ledger.fail(row, ErrorKind.RECONNECT_REQUIRED, message)
             return
         if self.settings.FEATURE_FAKE_INSIGHTS:
             self._fake(rows, loaded.has_real, ledger)
@@ -244,26 +245,20 @@ class InsightsRefresher:
             return
         except PlatformError as exc:
             for row in rows:
-                ledger.fail(row, error_kind(exc), exc.message)
+                ledger.fail(row, exc.kind, exc.message)
             return
         self._absorb(account, token, rows, results, ledger)
 
     async def _fetch(
         self, account: AccountRef, token: str, rows: list[PostRow]
     ) -> dict[str, PostFetchResult]:
-        ids = [r.external_id for r in rows]
-        types = {r.external_id: r.media_type for r in rows if r.media_type}
-        if account.provider == Provider.FACEBOOK:
-            return await self.clients.meta.get_fb_post_insights(
-                token, ids, page_id=account.external_id, media_types=types
-            )
-        if account.provider == Provider.INSTAGRAM:
-            return await self.clients.meta.get_ig_media_insights(
-                token, ids, media_types=types, ig_user_id=account.external_id
-            )
-        if account.is_organization:
-            return await self.clients.linkedin.get_ugc_stats(token, account.external_id, ids)
-        return await self.clients.linkedin.get_member_post_stats(token, ids)
+        return await platform_for(account.provider).fetch_metrics(
+            self.clients,
+            token,
+            account_id=account.external_id,
+            post_ids=[r.external_id for r in rows],
+            media_types={r.external_id: r.media_type for r in rows if r.media_type},
+        )
 
     def _absorb(
         self,
@@ -276,7 +271,7 @@ class InsightsRefresher:
         for row in rows:
             result = results.get(row.external_id)
             if result is None:
-                ledger.fail(row, "transient", "no result for this post")
+                ledger.fail(row, ErrorKind.TRANSIENT, "no result for this post")
             elif result.ok and result.payload is not None:
                 ledger.stored(row, self._snapshot(row, result, ledger.now, token))
             elif isinstance(result.error, TokenError):
@@ -284,11 +279,11 @@ class InsightsRefresher:
             elif isinstance(result.error, ThrottledError):
                 ledger.throttled(account, result.error, [row])
             elif result.error is None:
-                ledger.fail(row, "transient", "empty result")
-            elif error_kind(result.error) == "deleted":
+                ledger.fail(row, ErrorKind.TRANSIENT, "empty result")
+            elif result.error.kind == ErrorKind.NOT_FOUND:
                 ledger.not_found(row, result.error.message)
             else:
-                ledger.fail(row, error_kind(result.error), result.error.message)
+                ledger.fail(row, result.error.kind, result.error.message)
 
     def _snapshot(
         self,
@@ -305,10 +300,8 @@ class InsightsRefresher:
             media_type=media_type,
             linkedin_fields=self.clients.linkedin.config.stats_fields,
         )
-        if row.provider == Provider.LINKEDIN:
-            source, version = MetricsSource.LINKEDIN, self.settings.LINKEDIN_API_VERSION
-        else:
-            source, version = MetricsSource.META, self.settings.META_GRAPH_API_VERSION
+        home = platform_for(row.provider)
+        source, version = home.metrics_source, home.api_version(self.settings)
         return Snapshot(
             schedule_id=row.schedule_id,
             provider=row.provider,
@@ -325,7 +318,7 @@ class InsightsRefresher:
             if row.schedule_id in has_real:
                 # Fake numbers never stand in for real ones.
                 message = "real metrics exist; fake generation skipped"
-                ledger.fail(row, "real_data_exists", message)
+                ledger.fail(row, ErrorKind.REAL_DATA_EXISTS, message)
                 continue
             age = (ledger.now - (row.published_at or ledger.now)).total_seconds() / 3600
             values = generate_fake_metrics(

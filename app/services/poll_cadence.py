@@ -1,24 +1,15 @@
-"""Polling cadence and platform error classification (pure functions)."""
+"""Polling cadence: when a tracked post is polled next (pure functions).
+
+Why a fetch failed is the error's `ErrorKind` (`app.core.error_kinds`); when a platform's quota
+resets is its home's knowledge (`app.integrations.platforms`).
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
-
-from app.integrations.errors import (
-    NoStatisticsError,
-    NotFoundError,
-    PlatformError,
-    PlatformPermissionError,
-    ThrottledError,
-    TokenError,
-    TransientError,
-)
+from datetime import datetime, timedelta
 
 MAX_ERROR_BACKOFF = timedelta(hours=6)
-
-
-# --- cadence -------------------------------------------------------------------------------
 
 
 def poll_interval(
@@ -49,26 +40,3 @@ def error_backoff(failures: int, now: datetime) -> datetime:
     """Exponential backoff with jitter for posts whose last fetch failed transiently."""
     delay = min(MAX_ERROR_BACKOFF, timedelta(minutes=5) * (1 << min(failures, 10)))
     return now + delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
-
-
-def next_utc_midnight(now: datetime) -> datetime:
-    return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-
-
-# --- error classification ------------------------------------------------------------------
-
-
-def error_kind(error: PlatformError) -> str:
-    if isinstance(error, TokenError):
-        return "token_expired"
-    if isinstance(error, ThrottledError):
-        return "throttled"
-    if isinstance(error, NoStatisticsError):
-        return "no_data"
-    if isinstance(error, NotFoundError):
-        return "deleted"
-    if isinstance(error, PlatformPermissionError):
-        return "permission"
-    if isinstance(error, TransientError):
-        return "transient"
-    return "rejected"

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.integrations.errors import ThrottledError
+from app.integrations.platforms import platform_for
 from app.models import (
     AccountStatus,
+    ErrorKind,
     ExternalStatus,
     MetricsSource,
     Provider,
@@ -30,7 +32,7 @@ from app.services.insights_store import (
     upsert_snapshots,
 )
 from app.services.platform_clients import PlatformClients
-from app.services.poll_cadence import error_backoff, next_fetch_at, next_utc_midnight
+from app.services.poll_cadence import error_backoff, next_fetch_at
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +45,7 @@ class PostOutcome:
     schedule_id: uuid.UUID
     provider: Provider
     status: str  # fetched | error
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     message: str | None = None
     retry_at: datetime | None = None
     source: MetricsSource | None = None
@@ -56,7 +58,7 @@ class RefreshReport:
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
-    def error_counts(self) -> dict[str, int]:
+    def error_counts(self) -> dict[ErrorKind, int]:
         """Posts per error kind."""
         return dict(Counter(o.error_kind for o in self.outcomes if o.error_kind))
 
@@ -72,11 +74,7 @@ class PostRow:
     media_type: str | None
     published_at: datetime | None
     consecutive_failures: int
-    last_error_kind: str | None = None
-
-
-# The throttle key for Meta's app-wide limit (one app, every page and Instagram account).
-META_APP_THROTTLE_KEY = "meta:app"
+    last_error_kind: ErrorKind | None = None
 
 
 def throttle_key_for(account_id: uuid.UUID) -> str:
@@ -98,8 +96,9 @@ class AccountRef:
         return throttle_key_for(self.id)
 
     @property
-    def is_organization(self) -> bool:
-        return self.external_id.startswith("urn:li:organization:")
+    def pause_keys(self) -> tuple[str, ...]:
+        """The throttle keys whose pause also pauses this account (its own first)."""
+        return (self.throttle_key, *platform_for(self.provider).app_throttle_keys)
 
 
 class RefreshLedger:
@@ -144,7 +143,7 @@ class RefreshLedger:
     def fail(
         self,
         row: PostRow,
-        kind: str,
+        kind: ErrorKind,
         message: str,
         *,
         next_at: datetime | None | bool = True,
@@ -175,14 +174,16 @@ class RefreshLedger:
     def not_found(self, row: PostRow, message: str) -> None:
         """Graph answers "does not exist" for missing permissions too: a post is taken for
         deleted (and no longer polled) only after NOT_FOUND_STRIKES answers in a row."""
-        strikes = row.consecutive_failures + 1 if row.last_error_kind == "not_found" else 1
+        repeated = row.last_error_kind == ErrorKind.NOT_FOUND
+        strikes = row.consecutive_failures + 1 if repeated else 1
         if strikes >= NOT_FOUND_STRIKES:
-            self.fail(row, "deleted", message, deleted=True)
+            self.fail(row, ErrorKind.DELETED, message, deleted=True)
         else:
-            self.fail(row, "not_found", message)
+            self.fail(row, ErrorKind.NOT_FOUND, message)
 
     def account_broken(self, account: AccountRef, message: str, rows: list[PostRow]) -> None:
-        """Token errors mark the account at once; no retries until it is reconnected."""
+        """Token errors mark the account at once; its posts are retried at the normal interval
+        (by then it may be reconnected)."""
         self.account_updates[account.id] = {
             "id": account.id,
             "status": AccountStatus.RECONNECT_REQUIRED,
@@ -196,17 +197,14 @@ class RefreshLedger:
         )
         later = self.now + timedelta(hours=self.settings.INSIGHTS_POLL_INTERVAL_HOURS)
         for row in rows:
-            self.fail(row, "token_expired", message, next_at=later)
+            self.fail(row, ErrorKind.RECONNECT_REQUIRED, message, next_at=later)
 
     def throttled(self, account: AccountRef, exc: ThrottledError, rows: list[PostRow]) -> None:
-        """Pause the key until the platform says; LinkedIn without a hint: UTC midnight."""
-        key = account.throttle_key
-        if account.provider == Provider.LINKEDIN and exc.retry_after is None:
-            until = next_utc_midnight(self.now)  # LinkedIn quotas are daily, reset at 00:00 UTC
-        else:
-            until = exc.retry_after or self.now + timedelta(minutes=15)
-        if exc.scope == "app" and account.provider != Provider.LINKEDIN:
-            key = META_APP_THROTTLE_KEY
+        """Pause the account's (or the platform's app-wide) key until the platform says, or
+        as long as its home judges without a hint."""
+        home = platform_for(account.provider)
+        key = home.throttle_key(exc, account.throttle_key)
+        until = home.throttled_until(exc, self.now)
         self.throttles[key] = {
             "key": key,
             "provider": account.provider,
@@ -219,7 +217,8 @@ class RefreshLedger:
 
     def defer_throttled(self, rows: list[PostRow], until: datetime) -> None:
         for row in rows:
-            self.fail(row, "throttled", f"throttled until {until.isoformat()}", next_at=until)
+            message = f"throttled until {until.isoformat()}"
+            self.fail(row, ErrorKind.THROTTLED, message, next_at=until)
 
     async def persist(self, session: AsyncSession, clients: PlatformClients) -> None:
         """Write everything, snapshots first (write-first keeps SQLite's lock short)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.integrations.platforms import platform_for
 from app.models import (
     AccountStatus,
     Provider,
@@ -24,7 +25,6 @@ from app.models import (
 from app.models.base import utcnow
 from app.schemas.common import Page, encode_cursor
 from app.schemas.schedules import (
-    PROVIDER_TEXT_LIMITS,
     Content,
     ContentOut,
     ScheduleCreate,
@@ -86,16 +86,18 @@ async def _load_accounts(
 
 def _check_content(content: Content, providers: Sequence[Provider]) -> None:
     for provider in providers:
-        limit = PROVIDER_TEXT_LIMITS[provider]
+        home = platform_for(provider)
+        limit = home.max_text_length
         if len(content.text) > limit:
             raise InvalidInput(
                 f"content.text: {provider.value} accepts at most {limit} characters",
                 code="text_too_long",
             )
-    if Provider.INSTAGRAM in providers and not content.media_urls:
-        raise InvalidInput(
-            "content.media_urls: Instagram posts need an image or video", code="media_required"
-        )
+        if home.needs_media and not content.media_urls:
+            raise InvalidInput(
+                f"content.media_urls: {provider.value} posts need an image or video",
+                code="media_required",
+            )
     if not content.text and not content.media_urls and not content.link:
         raise InvalidInput("content: a post needs text, a link or media", code="empty_content")
 

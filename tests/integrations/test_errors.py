@@ -169,7 +169,7 @@ def test_repr_shows_useful_fields() -> None:
     assert repr(error) == (
         "TokenError(provider='facebook', code=190, subcode=463, http_status=400, message='expired')"
     )
-    assert error.to_dict()["kind"] == "token"
+    assert error.to_dict()["kind"] == "reconnect_required"
 
 
 def test_to_dict_carries_the_graph_trace_id() -> None:

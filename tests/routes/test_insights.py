@@ -94,13 +94,13 @@ async def test_fetch_metrics_history_summary(
         f"/api/v1/insights/fetch/{sid}", json={"force_refresh": True}, headers=tenant.headers
     )
     res = {x["provider"]: x for x in r.json()["results"]}
-    assert res["facebook"]["error_kind"] == "token_expired"
+    assert res["facebook"]["error_kind"] == "reconnect_required"
     assert res["linkedin"]["status"] == "error"
     m = (await api.get(f"/api/v1/insights/metrics/{sid}", headers=tenant.headers)).json()
     assert {x["provider"]: x["stale"] for x in m["metrics"]} == {"facebook": True, "linkedin": True}
     s = (await api.get("/api/v1/insights/summary", headers=tenant.headers)).json()
     assert [a["provider"] for a in s["accounts_needing_reconnection"]] == ["facebook"]
-    assert s["errors_by_kind"]["token_expired"] == 1
+    assert s["errors_by_kind"]["reconnect_required"] == 1
 
 
 async def test_insights_routes_are_workspace_scoped(

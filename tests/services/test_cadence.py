@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.services.poll_cadence import error_backoff, next_fetch_at, next_utc_midnight
+from app.services.poll_cadence import error_backoff, next_fetch_at
 
 NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
 
@@ -31,7 +31,3 @@ def test_error_backoff_grows_with_jitter_and_is_capped() -> None:
     later = error_backoff(3, NOW) - NOW
     assert later > timedelta(minutes=19)
     assert error_backoff(50, NOW) - NOW <= timedelta(hours=6)
-
-
-def test_next_utc_midnight() -> None:
-    assert next_utc_midnight(NOW) == datetime(2026, 11, 25, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.runtime import Runtime
-from app.models import MetricsSource, PostMetrics
+from app.models import ErrorKind, MetricsSource, PostMetrics
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
 from tests.sandbox_harness import build_world, sandbox_settings
@@ -42,7 +42,7 @@ async def test_fake_metrics_are_labelled_and_never_replace_real(
         await s.commit()
     report = await refresher.refresh(world.rows["fb"])
     kinds = [o.error_kind for o in report.outcomes]
-    assert kinds.count("real_data_exists") == 1
+    assert kinds.count(ErrorKind.REAL_DATA_EXISTS) == 1
 
 
 async def test_fetch_now_says_fake(

@@ -21,6 +21,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
+from app.services.insights_store import values_of
 from tests.sandbox_harness import build_world
 
 pytestmark = pytest.mark.sandbox
@@ -68,15 +69,18 @@ async def test_refresh_all_platforms_batched(
     async with runtime.sessionmaker() as s:
         rows = list(await s.scalars(select(PostMetrics)))
     for row in rows:
-        assert row.impressions is not None
+        values = values_of(row)
+        assert values.impressions is not None
         assert row.raw is not None
-        if row.reach is not None:
-            assert row.reach <= row.impressions
+        if values.reach is not None:
+            assert values.reach <= values.impressions
     ig_images = [
-        r for r in rows if r.provider.value == "instagram" and "IMAGE" in (r.media_type or "")
+        values_of(r)
+        for r in rows
+        if r.provider.value == "instagram" and "IMAGE" in (r.media_type or "")
     ]
     assert ig_images
-    assert all(r.video_views is None and r.clicks is None for r in ig_images)
+    assert all(v.video_views is None and v.clicks is None for v in ig_images)
 
 
 async def test_refetch_same_bucket_updates_and_grows(
@@ -85,11 +89,15 @@ async def test_refetch_same_bucket_updates_and_grows(
     world = await build_world(runtime, ctl, demo, {"fb": 5})
     await refresher.refresh(world.rows["fb"])
     async with runtime.sessionmaker() as s:
-        first = {r.schedule_id: r.impressions for r in await s.scalars(select(PostMetrics))}
+        first = {
+            r.schedule_id: values_of(r).impressions for r in await s.scalars(select(PostMetrics))
+        }
     await ctl.advance_clock(3 * 3600)
     await refresher.refresh(world.rows["fb"])
     async with runtime.sessionmaker() as s:
-        second = {r.schedule_id: r.impressions for r in await s.scalars(select(PostMetrics))}
+        second = {
+            r.schedule_id: values_of(r).impressions for r in await s.scalars(select(PostMetrics))
+        }
     assert len(second) == 5
     assert await _count(runtime) == 5
     assert all((second[k] or 0) >= (first[k] or 0) for k in first)
@@ -118,7 +126,7 @@ async def test_deleted_post_and_expired_token(
     await ctl.expire_token(demo["org_admin_token"])
     before = await _requests(ctl)
     report = await refresher.refresh(world.rows["li_org"])
-    assert {o.error_kind for o in report.outcomes} == {"token_expired"}
+    assert {o.error_kind for o in report.outcomes} == {"reconnect_required"}
     assert (await _requests(ctl)) - before == 1  # no retry storm
     async with runtime.sessionmaker() as s:
         account = await s.get(SocialAccount, world.accounts["li_org"])

@@ -16,6 +16,7 @@ from app.services.insights_store import (
     latest_snapshots,
     normalize_metrics_for_analytics,
     upsert_snapshots,
+    values_of,
 )
 from tests.factories import make_account, track_posts
 
@@ -69,7 +70,7 @@ async def test_refetch_in_bucket_updates_one_row(runtime: Runtime) -> None:
         row = await s.scalar(select(PostMetrics))
     assert row is not None
     # the newest capture (3 h, value 101) wins; the late-arriving older one (1 h) does not
-    assert row.impressions == 101
+    assert values_of(row).impressions == 101
     assert row.captured_at == T0 + timedelta(hours=3)
     async with runtime.sessionmaker() as s, s.begin():
         await upsert_snapshots(s, [snap(sid, T0 + timedelta(days=1), 500)], bucket_seconds=DAY)
@@ -90,7 +91,7 @@ async def test_concurrent_fetches_never_duplicate(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as s:
         row = await s.scalar(select(PostMetrics))
     assert row is not None
-    assert row.impressions == 1011
+    assert values_of(row).impressions == 1011
 
 
 async def test_fake_never_overwrites_real(runtime: Runtime) -> None:
@@ -105,7 +106,7 @@ async def test_fake_never_overwrites_real(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as s:
         row = await s.scalar(select(PostMetrics))
     assert row is not None
-    assert (row.impressions, row.source) == (100, MetricsSource.META)
+    assert (values_of(row).impressions, row.source) == (100, MetricsSource.META)
 
 
 async def test_latest_analytics_and_history(runtime: Runtime) -> None:
@@ -116,17 +117,18 @@ async def test_latest_analytics_and_history(runtime: Runtime) -> None:
         await upsert_snapshots(s, snaps, bucket_seconds=DAY)
         metrics = await normalize_metrics_for_analytics(s, schedule_id=sid)
     assert isinstance(metrics, ScheduleMetrics)
-    assert metrics.impressions == 500 + 40
-    assert metrics.reach == 250 + 20
-    assert metrics.likes == 10
+    totals = values_of(metrics)
+    assert totals.impressions == 500 + 40
+    assert totals.reach == 250 + 20
+    assert totals.likes == 10
     assert metrics.engagement == 10
     assert metrics.engagement_rate is not None
     assert abs(metrics.engagement_rate - 10 / 270) < 1e-9
-    assert metrics.saves is None
+    assert totals.saves is None
     assert sorted(metrics.providers) == ["facebook", "linkedin"]
     async with runtime.sessionmaker() as s:
         latest = await latest_snapshots(s, [sid])
-        assert [r.impressions for r in latest[sid]] == [500, 40]
+        assert [values_of(r).impressions for r in latest[sid]] == [500, 40]
         seen, cursor = [], None
         while True:
             rows, cursor = await history(
@@ -138,7 +140,7 @@ async def test_latest_analytics_and_history(runtime: Runtime) -> None:
                 limit=2,
                 cursor=cursor,
             )
-            seen += [r.impressions for r in rows]
+            seen += [values_of(r).impressions for r in rows]
             if cursor is None:
                 break
         assert seen == [100, 200, 300, 400, 500]
@@ -151,4 +153,4 @@ async def test_latest_analytics_and_history(runtime: Runtime) -> None:
             limit=50,
             cursor=None,
         )
-        assert [r.impressions for r in rows] == [300, 400]  # buckets start at midnight
+        assert [values_of(r).impressions for r in rows] == [300, 400]  # buckets start at midnight

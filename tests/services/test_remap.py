@@ -13,6 +13,7 @@ from app.core.runtime import Runtime, build_runtime
 from app.models import PostMetrics
 from app.sandbox.client import SandboxControl
 from app.services.insights_refresh import InsightsRefresher
+from app.services.insights_store import values_of
 from app.services.platform_clients import build_platform_clients
 from app.services.remap import remap_history
 from tests.sandbox_harness import build_world, sandbox_settings
@@ -49,9 +50,9 @@ async def test_legacy_metric_names_still_yield_complete_metrics(
         assert "100" not in (await ctl.counters())["errors_by_code"]
         async with runtime.sessionmaker() as s:
             rows = list(await s.scalars(select(PostMetrics)))
-        fb = [r for r in rows if r.provider.value == "facebook"]
-        ig = [r for r in rows if r.provider.value == "instagram"]
-        li = [r for r in rows if r.provider.value == "linkedin"]
+        fb = [values_of(r) for r in rows if r.provider.value == "facebook"]
+        ig = [values_of(r) for r in rows if r.provider.value == "instagram"]
+        li = [values_of(r) for r in rows if r.provider.value == "linkedin"]
         for r in fb:
             assert None not in (r.impressions, r.reach, r.likes, r.comments, r.shares, r.clicks)
         for r in ig:
@@ -69,11 +70,11 @@ async def test_remap_applies_mapping_to_history(
     world = await build_world(runtime, ctl, demo, {"fb": 3, "li_org": 2})
     await refresher.refresh(world.rows["fb"] + world.rows["li_org"])
     async with runtime.sessionmaker() as s, s.begin():
-        before = {r.id: (r.impressions, r.likes) for r in await s.scalars(select(PostMetrics))}
+        before = {r.id: values_of(r) for r in await s.scalars(select(PostMetrics))}
         # Simulate an old, wrong mapping having written these rows.
         await s.execute(update(PostMetrics).values(impressions=1, likes=None))
     report = await remap_history(runtime.sessionmaker)
     assert (report.scanned, report.changed) == (5, 5)
     async with runtime.sessionmaker() as s:
-        after = {r.id: (r.impressions, r.likes) for r in await s.scalars(select(PostMetrics))}
+        after = {r.id: values_of(r) for r in await s.scalars(select(PostMetrics))}
     assert after == before

@@ -1,0 +1,39 @@
+"""The one vocabulary of error kinds: raised by the integrations (`PlatformError.kind`), stored in
+`schedule_external.last_error_kind`, counted in the summary's `errors_by_kind` and returned as a
+fetch result's `error_kind`.
+
+Adding a kind is a change here only: the column keeps no CHECK constraint on these values
+(see `app.models.external_refs`), so no migration is needed for a new member. Renaming or
+removing one needs a migration that rewrites the stored values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """Why a post's metrics could not be fetched (or a platform call failed)."""
+
+    TRANSIENT = "transient"
+    """May succeed later (5xx, timeouts, an unfinished batch item); retried with backoff."""
+    THROTTLED = "throttled"
+    """Rate limited; retried when the platform says (or its quota resets)."""
+    RECONNECT_REQUIRED = "reconnect_required"
+    """The account's token is expired, revoked, invalid or unreadable: reconnect the account."""
+    ACCOUNT_DISCONNECTED = "account_disconnected"
+    """The post's account was removed or disabled: no longer polled."""
+    PERMISSION = "permission"
+    """The token lacks a permission or role for this object."""
+    NOT_FOUND = "not_found"
+    """The platform said the object does not exist (Graph says so for missing permissions too)."""
+    DELETED = "deleted"
+    """Not found several times in a row: taken for deleted, no longer polled."""
+    NO_DATA = "no_data"
+    """The platform answered but has no statistics for this post (too old, not owned)."""
+    INVALID_METRIC = "invalid_metric"
+    """A requested metric is retired or unsupported for this media type."""
+    REJECTED = "rejected"
+    """Any other request the platform refused (bad parameter, ...); not retried as is."""
+    REAL_DATA_EXISTS = "real_data_exists"
+    """Fake metrics were not generated because real ones exist for the schedule."""

@@ -1,0 +1,40 @@
+"""One home per platform behind one interface (`Platform`), found by provider.
+
+`platform_for(provider)` is how services reach a platform; no service branches on the
+provider. A new platform is a new module here and one entry in `PLATFORMS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from app.core.vocabulary import Provider
+from app.integrations.platforms.base import AccountKind, IdRule, InsightsClients, Platform
+from app.integrations.platforms.facebook import FACEBOOK
+from app.integrations.platforms.instagram import INSTAGRAM
+from app.integrations.platforms.linkedin import LINKEDIN
+
+__all__ = [
+    "PLATFORMS",
+    "AccountKind",
+    "IdRule",
+    "InsightsClients",
+    "Platform",
+    "app_throttle_keys",
+    "platform_for",
+]
+
+PLATFORMS: Mapping[Provider, Platform] = MappingProxyType(
+    {home.provider: home for home in (FACEBOOK, INSTAGRAM, LINKEDIN)}
+)
+
+
+def platform_for(provider: Provider | str) -> Platform:
+    """The home of `provider` (a `Provider` or its value); `ValueError` for an unknown one."""
+    return PLATFORMS[Provider(provider)]
+
+
+def app_throttle_keys() -> frozenset[str]:
+    """Every app-wide throttle key of any platform (the summary lists their pauses)."""
+    return frozenset(key for home in PLATFORMS.values() for key in home.app_throttle_keys)

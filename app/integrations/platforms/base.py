@@ -1,0 +1,154 @@
+"""The interface every platform home implements: what the product needs of a platform.
+
+Services never branch on the provider; they ask `platform_for(provider)` (see the package) for
+the home and call it. A platform's knowledge (id rules, error classification, how its metrics
+are fetched and mapped, its rate-limit habits) lives in its module only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from app.core.config import Settings
+from app.core.metrics import MetricValues
+from app.core.vocabulary import MetricsSource, Provider
+from app.integrations.errors import PlatformError, ThrottledError
+from app.integrations.types import PostFetchResult
+
+if TYPE_CHECKING:
+    from app.integrations.linkedin_insights import LinkedInInsightsClient
+    from app.integrations.meta_insights import MetaInsightsClient
+
+# What a connected account is on its platform (LinkedIn: an organization or a member).
+AccountKind = Literal["page", "instagram_user", "organization", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class IdRule:
+    """The shape a platform's id must have, and how to say it to a caller who got it wrong."""
+
+    pattern: re.Pattern[str]
+    what: str
+
+    def check(self, provider: Provider, value: str) -> None:
+        """Raise `ValueError` (a 422 from a schema, or InvalidInput) when `value` does not fit."""
+        if not self.pattern.match(value):
+            raise ValueError(f"external_id for {provider.value} must be {self.what}")
+
+
+class InsightsClients(Protocol):
+    """The process's pooled metrics clients (`app.services.platform_clients.PlatformClients`)."""
+
+    @property
+    def meta(self) -> MetaInsightsClient: ...
+
+    @property
+    def linkedin(self) -> LinkedInInsightsClient: ...
+
+
+class Platform(Protocol):
+    """One platform as the product sees it.
+
+    Extension points, for the issues that follow (add them here and in every home):
+    - publishing: a ``publisher`` the publish workflow calls to create a post (returning its
+      ``post_id``-shaped id), with its rejections classified by `classify_error` into new
+      ErrorKind members (policy, duplicate, spam);
+    - connecting accounts: the OAuth steps (authorize URL, code exchange, token refresh) and
+      the accounts a token can reach, validated with `account_id`.
+    """
+
+    @property
+    def provider(self) -> Provider:
+        """The provider this home serves (its registry key)."""
+        ...
+
+    @property
+    def metrics_source(self) -> MetricsSource:
+        """What snapshots fetched from this platform record as their source."""
+        ...
+
+    @property
+    def post_id(self) -> IdRule:
+        """The shape of a post id on this platform (imported posts are checked against it)."""
+        ...
+
+    @property
+    def account_id(self) -> IdRule:
+        """The shape of a connected account's id (page id, Instagram user id, URN)."""
+        ...
+
+    @property
+    def max_text_length(self) -> int:
+        """The longest post text the platform accepts."""
+        ...
+
+    @property
+    def needs_media(self) -> bool:
+        """Whether a post must carry an image or video."""
+        ...
+
+    def account_kind(self, account_id: str) -> AccountKind:
+        """What kind of account `account_id` is (decides which statistics API applies)."""
+        ...
+
+    def api_version(self, settings: Settings) -> str:
+        """The platform API version the settings pin (recorded beside each snapshot)."""
+        ...
+
+    def classify_error(
+        self,
+        status: int | None,
+        body: Any,
+        *,
+        secrets: Iterable[str | None] = (),
+        throttle_key: str | None = None,
+        retry_after: datetime | None = None,
+    ) -> PlatformError:
+        """The typed error (and so its ErrorKind) of an error reply from this platform."""
+        ...
+
+    def throttle_key(self, error: ThrottledError, account_key: str) -> str:
+        """Which pause a throttle applies to: the account's (`account_key`), or app-wide."""
+        ...
+
+    @property
+    def app_throttle_keys(self) -> tuple[str, ...]:
+        """App-wide throttle keys that also pause this platform's accounts."""
+        ...
+
+    def throttled_until(self, error: ThrottledError, now: datetime) -> datetime:
+        """Until when to pause after `error` (the platform's hint, else its habit)."""
+        ...
+
+    async def fetch_metrics(
+        self,
+        clients: InsightsClients,
+        token: str,
+        *,
+        account_id: str,
+        post_ids: Sequence[str],
+        media_types: Mapping[str, str],
+    ) -> dict[str, PostFetchResult]:
+        """Lifetime metrics of an account's posts, one result per post id.
+
+        Raises `TokenError`/`ThrottledError` for failures of the whole account.
+        """
+        ...
+
+    def map_metrics(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        media_type: str | None,
+        fields: Collection[str] | None = None,
+    ) -> MetricValues:
+        """A stored payload of this platform -> metric values (`None` = not reported).
+
+        `fields` limits the platform metric names kept (LinkedIn's LINKEDIN_STATS_FIELDS);
+        `None` keeps every one the payload has.
+        """
+        ...

@@ -1,0 +1,156 @@
+"""LinkedIn: URNs (the only place their prefixes are written), organization vs member
+accounts, its error replies, daily quotas, and how statistics become metric values.
+
+Organization posts: ``totalShareStatistics`` of organizationalEntityShareStatistics
+(impressions=impressionCount, reach=uniqueImpressionsCount, likes, comments, shares, clicks).
+Member posts: memberCreatorPostAnalytics counts as the fetcher combines them
+(``{"metrics": {"IMPRESSION": n, ...}}``); members get no clicks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from app.core.config import Settings
+from app.core.metrics import MetricValues
+from app.core.vocabulary import MetricsSource, Provider
+from app.integrations.errors import PlatformError, ThrottledError, classify_linkedin_error
+from app.integrations.platforms.base import AccountKind, IdRule, InsightsClients
+from app.integrations.platforms.payload import as_count
+from app.integrations.types import PostFetchResult
+
+ORGANIZATION_URN_PREFIX = "urn:li:organization:"
+MEMBER_URN_PREFIX = "urn:li:person:"
+SHARE_URN_PREFIX = "urn:li:share:"
+UGC_POST_URN_PREFIX = "urn:li:ugcPost:"
+POST_URN_PREFIXES = (SHARE_URN_PREFIX, UGC_POST_URN_PREFIX)
+
+LinkedInKind = Literal["organization", "member"]
+
+_ORG_FIELDS = {
+    "impressions": "impressionCount",
+    "reach": "uniqueImpressionsCount",
+    "likes": "likeCount",
+    "comments": "commentCount",
+    "shares": "shareCount",
+    "clicks": "clickCount",
+}
+_MEMBER_FIELDS = {
+    "impressions": "IMPRESSION",
+    "reach": "MEMBERS_REACHED",
+    "likes": "REACTION",
+    "comments": "COMMENT",
+    "shares": "RESHARE",
+}
+
+
+def _urn_pattern(*prefixes: str, tail: str) -> re.Pattern[str]:
+    return re.compile(f"^(?:{'|'.join(re.escape(p) for p in prefixes)}){tail}$")
+
+
+def is_post_urn(value: str) -> bool:
+    """A share or ugcPost URN (the two kinds of post the statistics APIs take)."""
+    return value.startswith(POST_URN_PREFIXES)
+
+
+def map_linkedin_metrics(
+    payload: Mapping[str, Any], *, kind: LinkedInKind, fields: Collection[str] | None = None
+) -> MetricValues:
+    """LinkedIn statistics of one post -> metric values (`fields` limits the organization
+    statistics kept, from LINKEDIN_STATS_FIELDS)."""
+    values: dict[str, int | None] = {}
+    if kind == "organization":
+        stats = payload.get("totalShareStatistics", payload)
+        stats = stats if isinstance(stats, Mapping) else {}
+        for column, name in _ORG_FIELDS.items():
+            keep = fields is None or name in fields
+            values[column] = as_count(stats.get(name)) if keep else None
+    else:
+        metrics = payload.get("metrics", payload)
+        metrics = metrics if isinstance(metrics, Mapping) else {}
+        for column, name in _MEMBER_FIELDS.items():
+            values[column] = as_count(metrics.get(name))
+    return MetricValues(**values)
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    """When LinkedIn's daily quotas reset."""
+    return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+
+
+class LinkedInPlatform:
+    """LinkedIn organizations and members through the Rest.li API."""
+
+    provider = Provider.LINKEDIN
+    metrics_source = MetricsSource.LINKEDIN
+    post_id = IdRule(
+        _urn_pattern(*POST_URN_PREFIXES, tail=r"\d{1,32}"), "urn:li:share:N or urn:li:ugcPost:N"
+    )
+    account_id = IdRule(
+        _urn_pattern(ORGANIZATION_URN_PREFIX, MEMBER_URN_PREFIX, tail=r"[A-Za-z0-9_-]{1,64}"),
+        "an organization or person URN (urn:li:organization:123, urn:li:person:abc)",
+    )
+    max_text_length = 3_000
+    needs_media = False
+    app_throttle_keys = ()
+
+    def account_kind(self, account_id: str) -> AccountKind:
+        return "organization" if account_id.startswith(ORGANIZATION_URN_PREFIX) else "member"
+
+    def api_version(self, settings: Settings) -> str:
+        return settings.LINKEDIN_API_VERSION
+
+    def classify_error(
+        self,
+        status: int | None,
+        body: Any,
+        *,
+        secrets: Iterable[str | None] = (),
+        throttle_key: str | None = None,
+        retry_after: datetime | None = None,
+    ) -> PlatformError:
+        return classify_linkedin_error(
+            status or 500,  # no status: the reply never came, which is transient
+            body,
+            secrets=secrets,
+            throttle_key=throttle_key,
+            retry_after=retry_after,
+        )
+
+    def throttle_key(self, error: ThrottledError, account_key: str) -> str:  # noqa: ARG002
+        # Per token (member and application limits are per token): the account's pause.
+        return account_key
+
+    def throttled_until(self, error: ThrottledError, now: datetime) -> datetime:
+        # LinkedIn quotas are daily and reset at 00:00 UTC; a 429 rarely says when.
+        return error.retry_after or next_utc_midnight(now)
+
+    async def fetch_metrics(
+        self,
+        clients: InsightsClients,
+        token: str,
+        *,
+        account_id: str,
+        post_ids: Sequence[str],
+        media_types: Mapping[str, str],  # noqa: ARG002 - LinkedIn statistics do not vary by it
+    ) -> dict[str, PostFetchResult]:
+        if self.account_kind(account_id) == "organization":
+            return await clients.linkedin.get_ugc_stats(token, account_id, post_ids)
+        return await clients.linkedin.get_member_post_stats(token, post_ids)
+
+    def map_metrics(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        media_type: str | None,  # noqa: ARG002 - statistics do not vary by media type
+        fields: Collection[str] | None = None,
+    ) -> MetricValues:
+        # Organization statistics carry totalShareStatistics; member analytics do not.
+        kind: LinkedInKind = "organization" if "totalShareStatistics" in payload else "member"
+        return map_linkedin_metrics(payload, kind=kind, fields=fields)
+
+
+LINKEDIN = LinkedInPlatform()
