@@ -9,60 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.common import command_runtime, console, load_settings_and_logging
+from app.cli.common import command_runtime, console, err_console, load_settings_and_logging
 from app.cli.run import serve_api
+from app.cli.sandbox_link import TrackedPost, connect_sandbox, growing_post
 from app.core.config import Settings
 from app.core.runtime import Runtime
-from app.models import Provider, ScheduleExternal, SocialAccount, Workspace
-from app.models.base import utcnow
+from app.models import Workspace
 from app.sandbox.client import SandboxControl
-from app.schemas.accounts import AccountCreate, AccountUpdate
-from app.schemas.schedules import ImportRef, ScheduleImport
-from app.services.accounts import create_account, update_account
-from app.services.schedules import import_schedule
+from app.sandbox.server import PortUnavailable, bind_socket
 from app.services.workspaces import create_api_key
 
 DEMO_WORKSPACE = "Postmeter demo"
-
-
-@dataclass
-class DemoAccount:
-    provider: Provider
-    external_id: str
-    name: str
-    token: str
-    owner_id: str
-    platform: str
-
-
-def demo_accounts(world: dict[str, Any]) -> list[DemoAccount]:
-    d = world["demo"]
-    fb, ig, li = Provider.FACEBOOK, Provider.INSTAGRAM, Provider.LINKEDIN
-    return [
-        DemoAccount(fb, d["page_id"], "Demo Page", d["page_token"], d["page_id"], "facebook"),
-        DemoAccount(
-            ig, d["ig_user_id"], "Demo Instagram", d["page_token"], d["ig_user_id"], "instagram"
-        ),
-        DemoAccount(
-            li, d["org_urn"], "Demo Organization", d["org_admin_token"], d["org_id"], "linkedin"
-        ),
-        DemoAccount(
-            li, d["member_urn"], "Demo Creator", d["member_token"], d["member_id"], "linkedin"
-        ),
-    ]
 
 
 def demo_settings(base: Settings, sandbox_url: str, app_secret: str) -> Settings:
@@ -77,13 +46,19 @@ def demo_settings(base: Settings, sandbox_url: str, app_secret: str) -> Settings
         "INSIGHTS_FRESH_SECONDS": 30,
     }
     if not base.DATABASE_URL:
-        update["DATA_DIR"] = base.DATA_DIR / "demo"  # keep the demo apart from real data
+        # Apart from `postmeter serve`'s database: the demo's accounts hold sandbox tokens, and
+        # a poller aimed at the real platforms would mark them all `reconnect_required`.
+        update["DATA_DIR"] = demo_data_dir(base)
     return base.model_copy(update=update)
 
 
-async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list[uuid.UUID]]:
-    """Workspace + fresh API key, demo accounts (tokens refreshed), every demo post tracked."""
-    world = await ctl.world()
+def demo_data_dir(base: Settings) -> Path:
+    return base.DATA_DIR / "demo"
+
+
+async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list[TrackedPost]]:
+    """The demo workspace with a fresh API key, the sandbox's accounts connected (tokens
+    refreshed) and every demo post tracked."""
     async with runtime.sessionmaker() as session, session.begin():
         workspace = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
         if workspace is None:
@@ -91,78 +66,25 @@ async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list
             session.add(workspace)
             await session.flush()
         key = await create_api_key(session, workspace_id=workspace.id, name="demo")
-        schedule_ids: list[uuid.UUID] = []
-        for spec in demo_accounts(world):
-            account = await _upsert_account(session, runtime, workspace.id, spec)
-            posts = await ctl.list_posts(owner_id=spec.owner_id, platform=spec.platform)  # type: ignore[arg-type]
-            schedule_ids += await _track(session, workspace.id, account, posts)
-    return key.plaintext, schedule_ids
-
-
-async def _upsert_account(
-    session: AsyncSession, runtime: Runtime, workspace_id: uuid.UUID, spec: DemoAccount
-) -> SocialAccount:
-    """Connect the demo account, or reconnect it with its current token (as the API does:
-    a reconnected account's posts are due again at once)."""
-    token = SecretStr(spec.token)
-    account = await session.scalar(
-        select(SocialAccount).where(
-            SocialAccount.workspace_id == workspace_id,
-            SocialAccount.provider == spec.provider,
-            SocialAccount.external_id == spec.external_id,
+        posts = await connect_sandbox(
+            session, cipher=runtime.cipher, workspace_id=workspace.id, ctl=ctl
         )
-    )
-    if account is None:
-        data = AccountCreate(
-            provider=spec.provider, external_id=spec.external_id, name=spec.name, access_token=token
-        )
-        return await create_account(
-            session, workspace_id=workspace_id, data=data, cipher=runtime.cipher
-        )
-    return await update_account(
-        session,
-        workspace_id=workspace_id,
-        account_id=account.id,
-        data=AccountUpdate(access_token=token),
-        cipher=runtime.cipher,
-    )
-
-
-async def _track(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    account: SocialAccount,
-    posts: list[dict[str, Any]],
-) -> list[uuid.UUID]:
-    tracked = set(
-        await session.scalars(
-            select(ScheduleExternal.external_id).where(ScheduleExternal.account_id == account.id)
-        )
-    )
-    out = []
-    now = utcnow()
-    for post in posts:
-        if post["id"] in tracked:
-            continue
-        published = min(datetime.fromtimestamp(post["created_at"], UTC), now)
-        data = ScheduleImport(
-            published_at=published,
-            refs=[ImportRef(account_id=account.id, external_id=post["id"])],
-        )
-        schedule = await import_schedule(session, workspace_id=workspace_id, data=data)
-        out.append(schedule.id)
-    return out
+    return key.plaintext, posts
 
 
 @contextlib.contextmanager
-def sandbox_process(port: int, clock_speed: float, state_file: str) -> Iterator[str]:
+def sandbox_process(sock: socket.socket, clock_speed: float, state_file: str) -> Iterator[str]:
+    """The demo sandbox in a child process, serving on `sock` (bound here, so a taken port
+    fails before anything starts, and no other process can answer in its place)."""
+    host, port = sock.getsockname()[:2]
     cmd = [
-        sys.executable, "-m", "app.sandbox", "--port", str(port), "--seed", "demo",
+        sys.executable, "-m", "app.sandbox", "--fd", str(sock.fileno()), "--seed", "demo",
         "--clock-speed", str(clock_speed), "--state-file", state_file, "--quiet",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
+    proc = subprocess.Popen(cmd, pass_fds=(sock.fileno(),))  # noqa: S603 - our own interpreter
+    sock.close()  # the child has its own copy
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         proc.terminate()
         try:
@@ -182,37 +104,66 @@ async def _wait_for_sandbox(ctl: SandboxControl) -> None:
 
 async def run_demo(host: str, port: int, sandbox_port: int, clock_speed: float) -> None:
     base = load_settings_and_logging()
-    state_dir = base.DATA_DIR / "demo"
+    state_dir = demo_data_dir(base)
     state_dir.mkdir(parents=True, exist_ok=True)
-    with sandbox_process(sandbox_port, clock_speed, str(state_dir / "sandbox.json")) as url:
+    sock = bind_socket("127.0.0.1", sandbox_port)
+    with sandbox_process(sock, clock_speed, str(state_dir / "sandbox.json")) as url:
         async with SandboxControl(url) as ctl:
             await _wait_for_sandbox(ctl)
             secret = (await ctl.world())["demo"]["meta_app_secret"]
             settings = demo_settings(base, url, secret)
             async with command_runtime(settings=settings) as runtime:
-                api_key, schedule_ids = await connect_demo(runtime, ctl)
-                _banner(host, port, url, api_key, schedule_ids, clock_speed)
+                api_key, posts = await connect_demo(runtime, ctl)
+                banner = Banner(
+                    api=f"http://{host}:{port}",
+                    sandbox=url,
+                    key=api_key,
+                    sample=growing_post(posts),
+                    speed=clock_speed,
+                    data_dir=None if base.DATABASE_URL else settings.DATA_DIR,
+                )
+                console.print(banner.render(), highlight=False, soft_wrap=True)
                 await serve_api(settings, runtime, host, port, in_process_worker=True)
 
 
-def _banner(
-    host: str, port: int, sandbox: str, key: str, schedules: list[uuid.UUID], speed: float
-) -> None:
-    api = f"http://{host}:{port}"
-    sample = schedules[0] if schedules else "<schedule_id>"
-    console.print(
-        f"\n[bold]Postmeter demo[/bold]: API {api}/api/v1 (docs {api}/docs), "
-        f"platform sandbox {sandbox} (clock x{speed:g})\n"
-        f"API key (shown once): [bold]{key}[/bold]\n\n"
-        f"  export KEY={key}\n"
-        f'  curl -H "Authorization: Bearer $KEY" {api}/api/v1/schedules\n'
-        f'  curl -H "Authorization: Bearer $KEY" {api}/api/v1/insights/summary\n'
-        f'  curl -H "Authorization: Bearer $KEY" {api}/api/v1/insights/metrics/{sample}\n'
-        f'  curl -H "Authorization: Bearer $KEY" {api}/api/v1/insights/metrics/{sample}/history\n\n'
-        "Metrics appear within a minute and grow every minute. Ctrl-C stops the demo.\n",
-        highlight=False,
-        soft_wrap=True,
-    )
+@dataclass(frozen=True)
+class Banner:
+    api: str
+    sandbox: str
+    key: str
+    sample: TrackedPost | None
+    speed: float
+    data_dir: Path | None  # the demo's own DATA_DIR, when it is not the user's database
+
+    def render(self) -> str:
+        api, sample = self.api, self.sample.schedule_id if self.sample else "<schedule_id>"
+        curl = f'  curl -H "Authorization: Bearer $KEY" {api}/api/v1'
+        lines = [
+            f"\n[bold]Postmeter demo[/bold]: API {api}/api/v1 (docs {api}/docs), "
+            f"platform sandbox {self.sandbox} (clock x{self.speed:g})",
+            f"API key (shown once): [bold]{self.key}[/bold]\n",
+            f"  export KEY={self.key}",
+            f"{curl}/schedules",
+            f"{curl}/insights/summary",
+            f"{curl}/insights/metrics/{sample}",
+            f"{curl}/insights/metrics/{sample}/history\n",
+            "Metrics appear within a minute and grow every minute"
+            + (" (the post above is the youngest)" if self.sample else "")
+            + ". Ctrl-C stops the demo.",
+        ]
+        if self.data_dir is not None:
+            lines.append(
+                f"The demo's database is in {self.data_dir}/; admin commands reach it with "
+                f'DATA_DIR set: DATA_DIR={self.data_dir} {_own_command()} workspace create "Acme"'
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _own_command() -> str:
+    """How this process was invoked (`.venv/bin/postmeter` under `make run`), so the command
+    printed works as pasted even when `postmeter` is not on the PATH."""
+    invoked = Path(sys.argv[0])
+    return str(invoked) if invoked.name == "postmeter" else "postmeter"
 
 
 def register(cli: typer.Typer) -> None:
@@ -226,4 +177,8 @@ def register(cli: typer.Typer) -> None:
         ] = 60.0,
     ) -> None:
         """Run the sandbox and Postmeter together, with the demo accounts connected."""
-        asyncio.run(run_demo(host, port, sandbox_port, clock_speed))
+        try:
+            asyncio.run(run_demo(host, port, sandbox_port, clock_speed))
+        except PortUnavailable as exc:
+            err_console.print(f"[red]error:[/red] sandbox port: {exc}", highlight=False)
+            raise typer.Exit(1) from None

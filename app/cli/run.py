@@ -1,4 +1,4 @@
-"""Long-running commands: the API server, the background worker, the platform sandbox."""
+"""Long-running commands: the API server and the background worker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.cli.common import command_runtime, console
+from app.cli.common import command_runtime
 from app.core.config import Settings
 from app.core.runtime import Runtime, tune_gc_for_service
 from app.main import create_app
@@ -67,26 +67,3 @@ def register(cli: typer.Typer) -> None:
         from workers import insights_poller
 
         raise typer.Exit(insights_poller.main(["--once"] if once else []))
-
-    @cli.command("sandbox")
-    def sandbox(
-        host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
-        seed: Annotated[str | None, typer.Option(help="Start with a world: `demo`.")] = None,
-        state_file: Annotated[
-            str | None, typer.Option(help="Load and persist sandbox state in this JSON file.")
-        ] = None,
-        clock_speed: Annotated[
-            float, typer.Option(help="Sandbox seconds per real second.", min=0.0)
-        ] = 1.0,
-        quiet: Annotated[bool, typer.Option(help="Do not print the world on start.")] = False,
-    ) -> None:
-        """Run the local Meta Graph / LinkedIn API emulator (for development and tests)."""
-        from app.sandbox.server import serve as serve_sandbox
-
-        if seed not in (None, "demo"):
-            console.print("[red]error:[/red] --seed takes `demo`")
-            raise typer.Exit(2)
-        serve_sandbox(
-            host, port, seed=seed, state_file=state_file, clock_speed=clock_speed, quiet=quiet
-        )

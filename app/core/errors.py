@@ -1,6 +1,7 @@
 """Domain errors carry their HTTP status; one set of handlers renders them.
 
-Every error response has the shape `{"error": {"code", "message"}}`. Validation details never
+Every error response has the shape `{"error": {"code", "message", "details"?}}` (the schema is
+`app.schemas.common.ErrorDetail`; `details` lists validation errors). Validation details never
 echo the submitted input (it may hold an access token).
 """
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import socket
+import sys
 
-from app.sandbox.server import serve
+from app.sandbox.server import PortUnavailable, serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,15 +17,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-file", default=None)
     parser.add_argument("--clock-speed", type=float, default=1.0)
     parser.add_argument("--quiet", action="store_true")
+    # A listening socket inherited from the parent (`postmeter demo` binds before it spawns).
+    parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    serve(
-        args.host,
-        args.port,
-        seed=args.seed,
-        state_file=args.state_file,
-        clock_speed=args.clock_speed,
-        quiet=args.quiet,
-    )
+    try:
+        serve(
+            args.host,
+            args.port,
+            seed=args.seed,
+            state_file=args.state_file,
+            clock_speed=args.clock_speed,
+            quiet=args.quiet,
+            sock=socket.socket(fileno=args.fd) if args.fd is not None else None,
+        )
+    except PortUnavailable as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -24,6 +27,7 @@ from app.sandbox.faults import ConnectionDropped
 from app.sandbox.linkedin_http import oauth_endpoint, rest_endpoint
 from app.sandbox.meta_http import graph_endpoint
 from app.sandbox.state import SandboxState
+from app.sandbox.world import build_world, client_env
 
 METHODS = ["GET", "POST", "DELETE"]
 log = logging.getLogger("app.sandbox")
@@ -116,23 +120,47 @@ class _DroppedConnectionFilter(logging.Filter):
 
 
 def describe_world(state: SandboxState, base_url: str) -> str:
-    demo: dict[str, Any] = dict(state.demo)
+    """The start-up banner: where to point Postmeter, and the demo's ids and tokens."""
+    world = build_world(state, base_url)
+    env = client_env(world)
     lines = [
         f"Postmeter platform sandbox on {base_url}",
-        f"  control API: {base_url}/_sandbox/world",
+        f"  control API: {base_url}/_sandbox/world, posts: {base_url}/_sandbox/posts",
+        "  Postmeter settings (`postmeter sandbox --print-env` prints them again):",
+        *(f"    {name}={value}" for name, value in env.items()),
     ]
+    demo: dict[str, Any] = dict(state.demo)
     if demo:
         lines += [
-            f"  META_GRAPH_API_BASE={base_url}   LINKEDIN_API_BASE={base_url}",
-            f"  Meta app        id={demo['meta_app_id']} secret={demo['meta_app_secret']}",
             f"  Meta user       id={demo['meta_user_id']} token={demo['meta_user_token']}",
             f"  Facebook page   id={demo['page_id']} token={demo['page_token']}",
             f"  Instagram       ig_user_id={demo['ig_user_id']}",
-            f"  LinkedIn app    id={demo['linkedin_app_id']} secret={demo['linkedin_app_secret']}",
             f"  LinkedIn org    {demo['org_urn']} admin token={demo['org_admin_token']}",
             f"  LinkedIn member {demo['member_urn']} token={demo['member_token']}",
+            "  Connect these accounts and track their posts in a workspace:",
+            f"    postmeter sandbox --port {urlsplit(base_url).port} --connect WORKSPACE_ID",
         ]
     return "\n".join(lines) + "\n"
+
+
+class PortUnavailable(OSError):
+    """The sandbox's address cannot be bound (in use, or not an address of this host)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, bound before anything is printed or started, so a
+    taken port fails at once with one clear line (``PortUnavailable``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -143,13 +171,21 @@ def serve(
     state_file: str | None = None,
     clock_speed: float = 1.0,
     quiet: bool = False,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run the sandbox with uvicorn (httptools, uvloop, one worker, no access log)."""
+    """Run the sandbox with uvicorn (httptools, uvloop, one worker, no access log).
+
+    ``sock`` is a socket already bound (by a parent process, say); without it ``host:port`` is
+    bound first, so ``PortUnavailable`` is raised before the banner is printed.
+    """
+    if sock is None:
+        sock = bind_socket(host, port)
+    host, port = sock.getsockname()[:2]
     state = SandboxState(world_seed=seed or "sandbox", clock=SandboxClock(speed=clock_speed))
     app = create_sandbox_app(state, seed=seed, state_file=state_file, clock_speed=clock_speed)
     logging.getLogger("uvicorn.error").addFilter(_DroppedConnectionFilter())
     if not quiet:
-        sys.stdout.write(describe_world(app.state.sandbox, f"http://{host}:{port}"))
+        sys.stdout.write(describe_world(app.state.sandbox, f"http://{_url_host(host)}:{port}"))
         sys.stdout.flush()
     config = uvicorn.Config(
         app,
@@ -161,4 +197,8 @@ def serve(
         log_level="warning" if quiet else "info",
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -110,3 +110,23 @@ def build_world(state: SandboxState, base_url: str) -> dict[str, Any]:
         "posts": counts,
         "demo": state.demo,
     }
+
+
+def client_env(world: dict[str, Any]) -> dict[str, str]:
+    """The client settings that point Postmeter at this sandbox, from ``build_world()``.
+
+    The app credentials matter as much as the base URLs: the sandbox's Meta apps require
+    ``appsecret_proof`` (as real apps can), so a client without ``META_APP_SECRET`` gets
+    code 100 on every Graph call.
+    """
+    base = world["base_urls"]
+    env = {"META_GRAPH_API_BASE": base["meta_graph_api"], "LINKEDIN_API_BASE": base["linkedin_api"]}
+    names = (("meta", "META_APP_ID", "META_APP_SECRET"),
+             ("linkedin", "LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"))  # fmt: skip
+    for platform, id_name, secret_name in names:
+        apps = world[platform]["apps"]
+        if apps:  # the first app is the one the demo's tokens belong to
+            env[id_name] = apps[0]["id"]
+            if apps[0]["secret"]:
+                env[secret_name] = apps[0]["secret"]
+    return env

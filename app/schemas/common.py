@@ -34,9 +34,24 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+class ValidationIssue(BaseModel):
+    """One problem with the request, as validation found it (the input is never echoed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str] = Field(description="Where: `body`, `query`, `path`, then the field path.")
+    msg: str
+    type: str | None = Field(description="A stable kind, e.g. `missing`, `string_too_long`.")
+
+
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="Stable and machine-readable, e.g. `not_found`.")
+    message: str = Field(description="For people; names the field at fault.")
+    details: list[ValidationIssue] | None = Field(
+        default=None, description="Validation errors (422 `invalid_input`): every problem found."
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -34,6 +34,8 @@ def _wait(what: str, fn: Any, timeout: float) -> Any:
 
 
 def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
+    """Also: the post the banner names is the youngest and grows, and a workspace created the
+    way the banner says lives in the demo's database (its key works against the demo's API)."""
     port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
     out = tmp_path / "demo.out"
@@ -45,13 +47,17 @@ def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
         )  # fmt: skip
     started = time.monotonic()
     try:
-        key = _wait(
-            "the API key",
-            lambda: (m := re.search(r"pm_[0-9a-f]{16}_[\w-]+", out.read_text())) and m.group(0),
-            60,
+        banner = _wait(
+            "the banner", lambda: "workspace create" in (text := out.read_text()) and text, 60
         )
+        key = re.search(r"pm_[0-9a-f]{16}_[\w-]+", banner)
+        named = re.search(r"/insights/metrics/([0-9a-f-]{36})/history", banner)
+        admin = re.search(r"(DATA_DIR=\S+) (\S+) workspace create", banner)
+        assert key, banner
+        assert named, banner
+        assert admin, banner
         api = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key[0]}"}
         )
 
         def summary() -> dict[str, Any] | None:
@@ -62,7 +68,12 @@ def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
         assert first["posts_tracked"] == 40
         assert first["errors_by_kind"] == {}
         assert time.monotonic() - started < 60
-        schedule = api.get("/api/v1/schedules", params={"limit": 1}).json()["items"][0]["id"]
+
+        schedule = named[1]
+        external = api.get(f"/api/v1/schedules/{schedule}/external").json()[0]["external_id"]
+        posts = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/posts").json()["posts"]
+        growing = [p for p in posts if p["product_type"] != "STORY"]
+        assert external == max(growing, key=lambda p: p["created_at"])["id"]
         before = api.get(f"/api/v1/insights/metrics/{schedule}").json()["totals"]["impressions"]
         assert before is not None
 
@@ -70,9 +81,26 @@ def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
             now = api.get(f"/api/v1/insights/metrics/{schedule}").json()["totals"]["impressions"]
             return bool(now > before)
 
-        _wait("metrics to grow in the background", grown, 90)
+        _wait("the named post's metrics to grow in the background", grown, 90)
         history = api.get(f"/api/v1/insights/metrics/{schedule}/history").json()["items"]
         assert len(history) >= 2  # one point per minute in the demo
+
+        # The banner's admin command, as printed (with this interpreter for `postmeter`).
+        data_dir = admin[1].removeprefix("DATA_DIR=")
+        assert Path(data_dir) == tmp_path / "data" / "demo"
+        created = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "app.cli", "workspace", "create", "Acme"],
+            cwd=ROOT, env={**env, "DATA_DIR": data_dir}, capture_output=True, text=True,
+            timeout=60, check=True,
+        )  # fmt: skip
+        acme_key = re.search(r"api_key: +(\S+)", created.stdout)
+        assert acme_key, created.stdout
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/schedules",
+            headers={"Authorization": f"Bearer {acme_key[1]}"},
+        )
+        assert r.status_code == 200
+        assert r.json()["items"] == []  # a workspace of its own in the demo's database
     finally:
         proc.send_signal(signal.SIGINT)
         try:
