@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -13,26 +13,50 @@ from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.runtime import Runtime, build_runtime
 from app.routes import accounts, health, insights, schedules
+from app.routes.deps import SERVICES_STATE_KEY, AppServices
+from app.services.insights_refresh import InsightsRefresher, open_refresher
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS_URL = "/docs-assets"
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. Pass a `runtime` to share one engine (tests, the embedded server)."""
-    owns_runtime = runtime is None
+@asynccontextmanager
+async def open_app_services(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    refresher: InsightsRefresher | None = None,
+) -> AsyncIterator[AppServices]:
+    """The app's services for its lifetime: what is handed in is used and left open (its owner
+    closes it); what is built here is closed here."""
+    async with AsyncExitStack() as owned:
+        if runtime is None:
+            runtime = build_runtime(settings or get_settings())
+            owned.push_async_callback(runtime.aclose)
+        if refresher is None:
+            # Built at start-up, before any request holds SQLite's write lock.
+            async with runtime.sessionmaker() as session:
+                refresher = await open_refresher(runtime, session)
+            owned.push_async_callback(refresher.clients.aclose)
+        yield AppServices(runtime=runtime, refresher=refresher)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    refresher: InsightsRefresher | None = None,
+) -> FastAPI:
+    """Build the app; its lifespan opens (or takes) its services and closes what it opened.
+
+    Pass a `runtime` to share one engine (tests, the embedded server) and a `refresher` to share
+    platform clients (the embedded server's in-process poller).
+    """
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or build_runtime(settings or get_settings())
-        app.state.runtime = rt
-        try:
-            yield
-        finally:
-            if getattr(app.state, "owns_refresher", False):
-                await app.state.refresher.clients.aclose()
-            if owns_runtime:
-                await rt.aclose()
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppServices]]:
+        async with open_app_services(settings, runtime=runtime, refresher=refresher) as services:
+            yield {SERVICES_STATE_KEY: services}  # lifespan state: every request's `state`
 
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, mounted at
     # DOCS_ASSETS_URL, not from a CDN: a self-hosted install may have no internet.
@@ -45,8 +69,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         # Swagger UI's validator badge would send the schema's address to swagger.io.
         swagger_ui_parameters={"validatorUrl": None},
     )
-    if runtime is not None:
-        app.state.runtime = runtime
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts.router)

@@ -28,6 +28,7 @@ from app.main import create_app
 from app.models import Base
 from app.services.migrations import upgrade_database
 from app.services.workspaces import create_workspace
+from tests.app_client import app_client
 
 pytest_plugins = ["tests.sandbox_harness"]
 
@@ -136,9 +137,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime.settings, runtime=runtime)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with app_client(create_app(runtime.settings, runtime=runtime)) as c:
         yield c
 
 

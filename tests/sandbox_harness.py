@@ -21,6 +21,7 @@ from app.sandbox.server import create_sandbox_app
 from app.services.insights_refresh import InsightsRefresher
 from app.services.platform_clients import build_platform_clients
 from app.services.workspaces import create_api_key
+from tests.app_client import app_client
 from tests.conftest import make_settings
 from tests.factories import make_account, track_posts
 
@@ -145,8 +146,6 @@ async def api(runtime: Runtime, refresher: InsightsRefresher) -> AsyncIterator[h
     """The Postmeter API, its platform clients routed to the in-process sandbox."""
     from app.main import create_app
 
-    app = create_app(runtime.settings, runtime=runtime)
-    app.state.refresher = refresher
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    app = create_app(runtime.settings, runtime=runtime, refresher=refresher)
+    async with app_client(app) as client:
         yield client

@@ -20,10 +20,11 @@ async def serve_api(
     """Serve the API (the schema must be current); on SQLite the poller runs in-process."""
     from workers import insights_poller
 
-    app = create_app(settings, runtime=runtime)
+    refresher = None
     if in_process_worker:
         poller = await insights_poller.start_poller(runtime, schedule=True, role="serve")
-        app.state.refresher = poller.refresher  # the API's "fetch now" shares its clients
+        refresher = poller.refresher  # the API's "fetch now" shares its platform clients
+    app = create_app(settings, runtime=runtime, refresher=refresher)
     tune_gc_for_service()
     try:
         config = uvicorn.Config(

@@ -1,5 +1,6 @@
-"""Request dependencies (the unit of work, the caller's workspace, paging) and what every
-route module shares: the documented error responses and the `from`/`to` range check."""
+"""Request dependencies (the app's services, the unit of work, the caller's workspace, paging)
+and what every route module shares: the documented error responses and the `from`/`to` range
+check."""
 
 from __future__ import annotations
 
@@ -16,23 +17,56 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import InvalidInput, Unauthorized
 from app.core.runtime import Runtime
 from app.schemas.common import ErrorResponse, decode_cursor
+from app.services.insights_refresh import InsightsRefresher
 from app.services.workspaces import authenticate
 
+# The key of the app's services in the lifespan state (Starlette copies that state into every
+# request's `request.state`).
+SERVICES_STATE_KEY = "services"
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+
+@dataclass(frozen=True, slots=True)
+class AppServices:
+    """What every request of one app shares, for the app's lifetime: built (or handed over by
+    the embedded server) and closed by the app's lifespan, never created by a request."""
+
+    runtime: Runtime
+    # "Fetch now": pooled platform clients that know the remembered metric rejections.
+    refresher: InsightsRefresher
+
+
+def get_services(request: Request) -> AppServices:
+    services = getattr(request.state, SERVICES_STATE_KEY, None)
+    if not isinstance(services, AppServices):
+        # A server (or test client) that skipped the lifespan: fail loudly, not per route.
+        raise RuntimeError("the app's lifespan has not run: serve it with lifespan enabled")
+    return services
+
+
+ServicesDep = Annotated[AppServices, Depends(get_services)]
+
+
+def get_runtime(services: ServicesDep) -> Runtime:
+    return services.runtime
+
+
+def get_refresher(services: ServicesDep) -> InsightsRefresher:
+    return services.refresher
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RefresherDep = Annotated[InsightsRefresher, Depends(get_refresher)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed before the response is sent, else rolled back."""
+    """One commit per request: when the route returns, before the response is sent, unless the
+    route already committed (fetch now ends its unit of work before the refresh writes in a
+    transaction of its own); rolled back on any error."""
     async with runtime.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Body, Query
 
-from app.core.runtime import Runtime
 from app.models import Provider
-from app.routes.deps import ERRORS, CallerDep, RuntimeDep, SessionDep, check_range
+from app.routes.deps import ERRORS, CallerDep, RefresherDep, SessionDep, check_range
 from app.schemas.common import AwareDatetime
 from app.schemas.insights import (
     FetchRequest,
@@ -20,31 +18,8 @@ from app.schemas.insights import (
     SummaryOut,
 )
 from app.services import insights as service
-from app.services.insights_refresh import InsightsRefresher, open_refresher
 
 router = APIRouter(prefix="/insights", tags=["insights"])
-
-
-async def get_refresher(
-    request: Request, runtime: Runtime, session: AsyncSession
-) -> InsightsRefresher:
-    """One refresher (and pooled platform clients) per app, created on first use.
-
-    Uses the request's session: on SQLite a second session in the same request would wait
-    for the write lock the first one holds.
-    """
-    state = request.app.state
-    existing: InsightsRefresher | None = getattr(state, "refresher", None)
-    if existing is not None:
-        return existing
-    refresher = await open_refresher(runtime, session)
-    existing = getattr(state, "refresher", None)  # a concurrent first request may have won
-    if isinstance(existing, InsightsRefresher):
-        await refresher.clients.aclose()
-        return existing
-    state.refresher = refresher
-    state.owns_refresher = True  # closed with the app
-    return refresher
 
 
 @router.post("/fetch/{schedule_id}", responses=ERRORS)
@@ -52,18 +27,22 @@ async def fetch_insights(
     schedule_id: uuid.UUID,
     caller: CallerDep,
     session: SessionDep,
-    request: Request,
-    runtime: RuntimeDep,
+    refresher: RefresherDep,
     body: Annotated[FetchRequest | None, Body()] = None,
 ) -> FetchResponse:
     """Fetch now. Says per provider: fetched, fresh, or error with the reason."""
-    return await service.fetch_now(
+    plan = await service.plan_fetch(
         session,
         workspace_id=caller.workspace_id,
         schedule_id=schedule_id,
         force_refresh=(body or FetchRequest()).force_refresh,
-        refresher=await get_refresher(request, runtime, session),
+        fresh_seconds=refresher.settings.INSIGHTS_FRESH_SECONDS,
     )
+    # The request's unit of work ends here: the refresh writes in a transaction of its own,
+    # and SQLite's single writer must not be held by this one meanwhile.
+    await session.commit()
+    report = await refresher.refresh(plan.to_fetch, now=plan.now) if plan.to_fetch else None
+    return service.fetch_response(plan, report)
 
 
 @router.get("/metrics/{schedule_id}", responses=ERRORS)

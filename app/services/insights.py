@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -32,9 +33,8 @@ from app.schemas.insights import (
     ThrottledKey,
     TotalsOut,
 )
-from app.services.insights_refresh import InsightsRefresher
 from app.services.insights_store import history, latest_snapshots, values_of
-from app.services.refresh_ledger import throttle_key_for
+from app.services.refresh_ledger import RefreshReport, throttle_key_for
 from app.services.schedules import get_schedule, list_externals
 
 # A poll later than this after its due time means the values are behind.
@@ -63,27 +63,38 @@ def metrics_out(row: PostMetrics, *, stale: bool) -> MetricsOut:
     )
 
 
-async def fetch_now(
+@dataclass
+class FetchPlan:
+    """What "fetch now" found before calling any platform: answers already known (fresh,
+    deleted) and the rows to refresh."""
+
+    schedule_id: uuid.UUID
+    now: datetime
+    results: dict[Provider, ProviderFetchResult]
+    to_fetch: list[uuid.UUID]
+
+
+async def plan_fetch(
     session: AsyncSession,
     *,
     workspace_id: uuid.UUID,
     schedule_id: uuid.UUID,
     force_refresh: bool,
-    refresher: InsightsRefresher,
-) -> FetchResponse:
-    """Fetch a schedule's metrics now (or report a fresh snapshot instead)."""
+    fresh_seconds: int,
+) -> FetchPlan:
+    """Which of a schedule's posts to fetch now; a snapshot younger than `fresh_seconds` is
+    reported instead of refetched unless forced."""
     externals = await list_externals(session, workspace_id=workspace_id, schedule_id=schedule_id)
     if not externals:
         raise Conflict("the schedule has no published posts to fetch", code="not_published")
     now = utcnow()
     latest = {r.provider: r for r in (await latest_snapshots(session, [schedule_id]))[schedule_id]}
-    fresh_after = now - timedelta(seconds=refresher.settings.INSIGHTS_FRESH_SECONDS)
-    results: dict[Provider, ProviderFetchResult] = {}
-    to_fetch: list[uuid.UUID] = []
+    fresh_after = now - timedelta(seconds=fresh_seconds)
+    plan = FetchPlan(schedule_id=schedule_id, now=now, results={}, to_fetch=[])
     for ext in externals:
         snap = latest.get(ext.provider)
         if ext.status == ExternalStatus.DELETED:
-            results[ext.provider] = ProviderFetchResult(
+            plan.results[ext.provider] = ProviderFetchResult(
                 provider=ext.provider,
                 status="error",
                 error_kind=ErrorKind.DELETED,
@@ -91,30 +102,34 @@ async def fetch_now(
                 fetched_at=snap.captured_at if snap else None,
             )
         elif not force_refresh and snap is not None and snap.captured_at >= fresh_after:
-            results[ext.provider] = ProviderFetchResult(
+            plan.results[ext.provider] = ProviderFetchResult(
                 provider=ext.provider,
                 status="fresh",
                 fetched_at=snap.captured_at,
                 source=snap.source,
             )
         else:
-            to_fetch.append(ext.id)
-    if to_fetch:
-        # The refresh writes in its own transaction; end ours so SQLite's writer is free.
-        await session.commit()
-        report = await refresher.refresh(to_fetch, now=now)
-        for outcome in report.outcomes:
-            results[outcome.provider] = ProviderFetchResult(
-                provider=outcome.provider,
-                status="fetched" if outcome.status == "fetched" else "error",
-                error_kind=outcome.error_kind,
-                message=outcome.message,
-                retry_at=outcome.retry_at,
-                fetched_at=now if outcome.status == "fetched" else None,
-                source=outcome.source,
-            )
+            plan.to_fetch.append(ext.id)
+    return plan
+
+
+def fetch_response(plan: FetchPlan, report: RefreshReport | None) -> FetchResponse:
+    """The per-provider answer: the plan's known results and the refresh's outcomes."""
+    results = dict(plan.results)
+    for outcome in report.outcomes if report is not None else []:
+        fetched = outcome.status == "fetched"
+        results[outcome.provider] = ProviderFetchResult(
+            provider=outcome.provider,
+            status="fetched" if fetched else "error",
+            error_kind=outcome.error_kind,
+            message=outcome.message,
+            retry_at=outcome.retry_at,
+            fetched_at=plan.now if fetched else None,
+            source=outcome.source,
+        )
     return FetchResponse(
-        schedule_id=schedule_id, results=sorted(results.values(), key=lambda r: r.provider.value)
+        schedule_id=plan.schedule_id,
+        results=sorted(results.values(), key=lambda r: r.provider.value),
     )
 
 

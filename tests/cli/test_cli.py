@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from typer.testing import CliRunner, Result
 
 from app.cli import cli
 from app.core.config import Settings
 from app.core.runtime import build_runtime
 from app.main import create_app
+from tests.app_client import app_client
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -49,7 +49,7 @@ async def test_workspace_and_key_commands(settings: Settings) -> None:
 
     runtime = build_runtime(settings)
     app = create_app(settings, runtime=runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with app_client(app, base_url="http://t", raise_app_exceptions=True) as c:
         for key in (first_key, second_key):
             r = await c.get("/api/v1/schedules", headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200
