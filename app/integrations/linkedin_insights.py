@@ -36,13 +36,16 @@ from app.integrations.http import (
     send_request,
 )
 from app.integrations.metric_sets import LINKEDIN_CORE_FIELDS
+from app.integrations.platforms.linkedin import (
+    POST_URN_PREFIXES,
+    SHARE_URN_PREFIX,
+    UGC_POST_URN_PREFIX,
+)
 from app.integrations.types import JSON, PostFetchResult
 
 log = structlog.get_logger(__name__)
 
 MEMBER_METRICS = ("IMPRESSION", "MEMBERS_REACHED", "REACTION", "COMMENT", "RESHARE")
-_SHARE_PREFIX = "urn:li:share:"
-_UGC_PREFIX = "urn:li:ugcPost:"
 
 
 def encode_urn(urn: str) -> str:
@@ -57,7 +60,7 @@ def restli_list(urns: Sequence[str]) -> str:
 
 def member_entity(urn: str) -> str:
     """The ``entity`` union value of memberCreatorPostAnalytics: ``(share:..)``/``(ugc:..)``."""
-    tag = "ugc" if urn.startswith(_UGC_PREFIX) else "share"
+    tag = "ugc" if urn.startswith(UGC_POST_URN_PREFIX) else "share"
     return f"({tag}:{encode_urn(urn)})"
 
 
@@ -173,8 +176,8 @@ class LinkedInInsightsClient:
         """
         urns = list(dict.fromkeys(post_urns))
         results: dict[str, PostFetchResult] = {}
-        shares = [u for u in urns if u.startswith(_SHARE_PREFIX)]
-        ugc = [u for u in urns if u.startswith(_UGC_PREFIX)]
+        shares = [u for u in urns if u.startswith(SHARE_URN_PREFIX)]
+        ugc = [u for u in urns if u.startswith(UGC_POST_URN_PREFIX)]
         known = {*shares, *ugc}
         for urn in urns:
             if urn not in known:
@@ -197,7 +200,7 @@ class LinkedInInsightsClient:
     ) -> dict[str, PostFetchResult]:
         lists = "".join(
             f"&{param}={restli_list(group)}"
-            for param, prefix in (("shares", _SHARE_PREFIX), ("ugcPosts", _UGC_PREFIX))
+            for param, prefix in (("shares", SHARE_URN_PREFIX), ("ugcPosts", UGC_POST_URN_PREFIX))
             if (group := [u for u in chunk if u.startswith(prefix)])
         )
         query = (
@@ -260,7 +263,7 @@ class LinkedInInsightsClient:
                 return urn, metric, exc
             return urn, metric, _member_count(body, metric)
 
-        valid = [u for u in urns if u.startswith((_SHARE_PREFIX, _UGC_PREFIX))]
+        valid = [u for u in urns if u.startswith(POST_URN_PREFIXES)]
         answers = await gather_bounded(
             (partial(one, urn, metric) for urn in valid for metric in self.config.member_metrics),
             limit=self.config.member_concurrency,
@@ -270,7 +273,7 @@ class LinkedInInsightsClient:
                 InvalidRequestError("not a share or ugcPost URN", provider="linkedin")
             )
             for urn in urns
-            if not urn.startswith((_SHARE_PREFIX, _UGC_PREFIX))
+            if not urn.startswith(POST_URN_PREFIXES)
         }
         metrics_of: dict[str, dict[str, int]] = {urn: {} for urn in valid}
         errors_of: dict[str, dict[str, PlatformError]] = {urn: {} for urn in valid}

@@ -15,8 +15,6 @@ from typing import Any, Literal
 
 from app.core.metrics import METRIC_FIELDS, MetricValues
 from app.integrations.platforms import platform_for
-from app.integrations.platforms.facebook import map_facebook_metrics
-from app.integrations.platforms.instagram import map_instagram_metrics
 from app.integrations.platforms.linkedin import LinkedInKind, map_linkedin_metrics
 
 __all__ = [
@@ -50,9 +48,7 @@ def map_meta_to_post_metrics(
 ) -> MetricValues:
     """Map a Facebook post / Instagram media payload (as fetched) to metric values (the
     platform homes document each field's source)."""
-    if provider == "facebook":
-        return map_facebook_metrics(payload, media_type)
-    return map_instagram_metrics(payload, media_type)
+    return platform_for(provider).map_metrics(payload, media_type=media_type)
 
 
 def map_linkedin_to_post_metrics(

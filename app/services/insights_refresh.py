@@ -21,7 +21,7 @@ from app.core import jsonfast
 from app.core.runtime import Runtime
 from app.core.security import TokenDecryptError
 from app.integrations.errors import PlatformError, ThrottledError, TokenError
-from app.integrations.platforms import platform_for
+from app.integrations.platforms import MetricsRequest, platform_for
 from app.integrations.types import PostFetchResult
 from app.models import (
     AccountStatus,
@@ -252,13 +252,13 @@ class InsightsRefresher:
     async def _fetch(
         self, account: AccountRef, token: str, rows: list[PostRow]
     ) -> dict[str, PostFetchResult]:
-        return await platform_for(account.provider).fetch_metrics(
-            self.clients,
+        request = MetricsRequest(
             token,
-            account_id=account.external_id,
-            post_ids=[r.external_id for r in rows],
-            media_types={r.external_id: r.media_type for r in rows if r.media_type},
+            account.external_id,
+            [r.external_id for r in rows],
+            {r.external_id: r.media_type for r in rows if r.media_type},
         )
+        return await platform_for(account.provider).fetch_metrics(self.clients, request)
 
     def _absorb(
         self,

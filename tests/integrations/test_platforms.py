@@ -20,7 +20,9 @@ from app.integrations.errors import (
 )
 from app.integrations.platforms import (
     PLATFORMS,
+    ErrorReply,
     InsightsClients,
+    MetricsRequest,
     app_throttle_keys,
     platform_for,
 )
@@ -129,11 +131,15 @@ def test_linkedin_throttles_per_account_until_its_daily_reset() -> None:
 
 
 def test_error_classification_goes_through_the_home() -> None:
-    graph_token = {"error": {"code": 190, "message": "expired"}}
-    assert isinstance(platform_for(Provider.FACEBOOK).classify_error(400, graph_token), TokenError)
+    expired = ErrorReply(
+        400, {"error": {"code": 190, "message": "expired s3cret-tok3n"}}, ["s3cret-tok3n"]
+    )
+    error = platform_for(Provider.FACEBOOK).classify_error(expired)
+    assert isinstance(error, TokenError)
+    assert "s3cret-tok3n" not in error.message  # the reply's secrets are masked
     linkedin = platform_for(Provider.LINKEDIN)
-    assert isinstance(linkedin.classify_error(403, {"message": "no"}), PlatformPermissionError)
-    assert isinstance(linkedin.classify_error(None, b""), TransientError)
+    assert isinstance(linkedin.classify_error(ErrorReply(403, {})), PlatformPermissionError)
+    assert isinstance(linkedin.classify_error(ErrorReply(None, b"")), TransientError)
 
 
 class _Recorder:
@@ -173,13 +179,8 @@ async def test_fetch_metrics_calls_the_platforms_statistics_api(
     recorder = _Recorder()
     posts: Sequence[str] = ["p1", "p2"]
     types: Mapping[str, str] = {"p1": "VIDEO"}
-    await platform_for(provider).fetch_metrics(
-        cast(InsightsClients, recorder),
-        "tok",
-        account_id=account_id,
-        post_ids=posts,
-        media_types=types,
-    )
+    request = MetricsRequest("tok", account_id, posts, types)
+    await platform_for(provider).fetch_metrics(cast(InsightsClients, recorder), request)
     [(name, args, kwargs)] = recorder.calls
     assert name == method
     assert args[0] == "tok"

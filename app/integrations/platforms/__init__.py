@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from app.core.vocabulary import Provider
-from app.integrations.platforms.base import AccountKind, IdRule, InsightsClients, Platform
+from app.integrations.platforms.base import (
+    AccountKind,
+    ErrorReply,
+    IdRule,
+    InsightsClients,
+    MetricsRequest,
+    Platform,
+)
 from app.integrations.platforms.facebook import FACEBOOK
 from app.integrations.platforms.instagram import INSTAGRAM
 from app.integrations.platforms.linkedin import LINKEDIN
@@ -18,8 +25,10 @@ from app.integrations.platforms.linkedin import LINKEDIN
 __all__ = [
     "PLATFORMS",
     "AccountKind",
+    "ErrorReply",
     "IdRule",
     "InsightsClients",
+    "MetricsRequest",
     "Platform",
     "app_throttle_keys",
     "platform_for",

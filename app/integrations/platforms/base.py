@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -38,6 +38,28 @@ class IdRule:
         """Raise `ValueError` (a 422 from a schema, or InvalidInput) when `value` does not fit."""
         if not self.pattern.match(value):
             raise ValueError(f"external_id for {provider.value} must be {self.what}")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsRequest:
+    """Which posts of which account to fetch metrics for, with the token to use."""
+
+    token: str
+    account_id: str
+    post_ids: Sequence[str]
+    # What is known of each post's media (cached from earlier fetches), by post id.
+    media_types: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """An error reply from a platform, with what is needed to classify and redact it."""
+
+    status: int | None  # None: no reply came
+    body: Any  # parsed JSON, raw bytes or text, or None
+    secrets: Iterable[str | None] = ()  # literal values to mask in the message
+    throttle_key: str | None = None
+    retry_after: datetime | None = None  # a hint from headers (Retry-After, usage)
 
 
 class InsightsClients(Protocol):
@@ -99,15 +121,7 @@ class Platform(Protocol):
         """The platform API version the settings pin (recorded beside each snapshot)."""
         ...
 
-    def classify_error(
-        self,
-        status: int | None,
-        body: Any,
-        *,
-        secrets: Iterable[str | None] = (),
-        throttle_key: str | None = None,
-        retry_after: datetime | None = None,
-    ) -> PlatformError:
+    def classify_error(self, reply: ErrorReply) -> PlatformError:
         """The typed error (and so its ErrorKind) of an error reply from this platform."""
         ...
 
@@ -125,13 +139,7 @@ class Platform(Protocol):
         ...
 
     async def fetch_metrics(
-        self,
-        clients: InsightsClients,
-        token: str,
-        *,
-        account_id: str,
-        post_ids: Sequence[str],
-        media_types: Mapping[str, str],
+        self, clients: InsightsClients, request: MetricsRequest
     ) -> dict[str, PostFetchResult]:
         """Lifetime metrics of an account's posts, one result per post id.
 

@@ -9,12 +9,12 @@ Graph omits ``shares`` when the count is 0, so it is 0 when we fetched the post 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from app.core.metrics import MetricValues
 from app.core.vocabulary import Provider
-from app.integrations.platforms.base import IdRule, InsightsClients
+from app.integrations.platforms.base import IdRule, InsightsClients, MetricsRequest
 from app.integrations.platforms.meta import NUMERIC_ID, MetaGraphPlatform
 from app.integrations.platforms.payload import (
     as_count,
@@ -83,16 +83,13 @@ class FacebookPlatform(MetaGraphPlatform):
     kind_of_accounts = "page"
 
     async def fetch_metrics(
-        self,
-        clients: InsightsClients,
-        token: str,
-        *,
-        account_id: str,
-        post_ids: Sequence[str],
-        media_types: Mapping[str, str],
+        self, clients: InsightsClients, request: MetricsRequest
     ) -> dict[str, PostFetchResult]:
         return await clients.meta.get_fb_post_insights(
-            token, post_ids, page_id=account_id, media_types=media_types
+            request.token,
+            request.post_ids,
+            page_id=request.account_id,
+            media_types=request.media_types,
         )
 
     def map_payload(self, payload: Mapping[str, Any], media_type: str | None) -> MetricValues:

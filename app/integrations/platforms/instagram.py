@@ -7,12 +7,12 @@ VIDEO/REELS only, clicks=None (Instagram reports no clicks on media).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from app.core.metrics import MetricValues
 from app.core.vocabulary import Provider
-from app.integrations.platforms.base import IdRule, InsightsClients
+from app.integrations.platforms.base import IdRule, InsightsClients, MetricsRequest
 from app.integrations.platforms.meta import NUMERIC_ID, MetaGraphPlatform
 from app.integrations.platforms.payload import as_count, first_count, graph_insights
 from app.integrations.types import PostFetchResult
@@ -54,16 +54,13 @@ class InstagramPlatform(MetaGraphPlatform):
     kind_of_accounts = "instagram_user"
 
     async def fetch_metrics(
-        self,
-        clients: InsightsClients,
-        token: str,
-        *,
-        account_id: str,
-        post_ids: Sequence[str],
-        media_types: Mapping[str, str],
+        self, clients: InsightsClients, request: MetricsRequest
     ) -> dict[str, PostFetchResult]:
         return await clients.meta.get_ig_media_insights(
-            token, post_ids, media_types=media_types, ig_user_id=account_id
+            request.token,
+            request.post_ids,
+            media_types=request.media_types,
+            ig_user_id=request.account_id,
         )
 
     def map_payload(self, payload: Mapping[str, Any], media_type: str | None) -> MetricValues:

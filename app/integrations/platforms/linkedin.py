@@ -10,7 +10,7 @@ Member posts: memberCreatorPostAnalytics counts as the fetcher combines them
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -18,7 +18,13 @@ from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
 from app.integrations.errors import PlatformError, ThrottledError, classify_linkedin_error
-from app.integrations.platforms.base import AccountKind, IdRule, InsightsClients
+from app.integrations.platforms.base import (
+    AccountKind,
+    ErrorReply,
+    IdRule,
+    InsightsClients,
+    MetricsRequest,
+)
 from app.integrations.platforms.payload import as_count
 from app.integrations.types import PostFetchResult
 
@@ -103,21 +109,13 @@ class LinkedInPlatform:
     def api_version(self, settings: Settings) -> str:
         return settings.LINKEDIN_API_VERSION
 
-    def classify_error(
-        self,
-        status: int | None,
-        body: Any,
-        *,
-        secrets: Iterable[str | None] = (),
-        throttle_key: str | None = None,
-        retry_after: datetime | None = None,
-    ) -> PlatformError:
+    def classify_error(self, reply: ErrorReply) -> PlatformError:
         return classify_linkedin_error(
-            status or 500,  # no status: the reply never came, which is transient
-            body,
-            secrets=secrets,
-            throttle_key=throttle_key,
-            retry_after=retry_after,
+            reply.status or 500,  # no status: the reply never came, which is transient
+            reply.body,
+            secrets=reply.secrets,
+            throttle_key=reply.throttle_key,
+            retry_after=reply.retry_after,
         )
 
     def throttle_key(self, error: ThrottledError, account_key: str) -> str:  # noqa: ARG002
@@ -129,17 +127,13 @@ class LinkedInPlatform:
         return error.retry_after or next_utc_midnight(now)
 
     async def fetch_metrics(
-        self,
-        clients: InsightsClients,
-        token: str,
-        *,
-        account_id: str,
-        post_ids: Sequence[str],
-        media_types: Mapping[str, str],  # noqa: ARG002 - LinkedIn statistics do not vary by it
+        self, clients: InsightsClients, request: MetricsRequest
     ) -> dict[str, PostFetchResult]:
-        if self.account_kind(account_id) == "organization":
-            return await clients.linkedin.get_ugc_stats(token, account_id, post_ids)
-        return await clients.linkedin.get_member_post_stats(token, post_ids)
+        # Statistics do not vary by media type: request.media_types is not needed.
+        token, account, posts = request.token, request.account_id, request.post_ids
+        if self.account_kind(account) == "organization":
+            return await clients.linkedin.get_ugc_stats(token, account, posts)
+        return await clients.linkedin.get_member_post_stats(token, posts)
 
     def map_metrics(
         self,

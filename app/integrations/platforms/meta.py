@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
 from app.integrations.errors import PlatformError, ThrottledError, classify_graph_error
 from app.integrations.errors import Provider as ErrorSource
-from app.integrations.platforms.base import AccountKind, IdRule
+from app.integrations.platforms.base import AccountKind, ErrorReply, IdRule
 
 # The throttle key of Meta's app-wide limit (one app, every page and Instagram account).
 META_APP_THROTTLE_KEY = "meta:app"
@@ -53,22 +53,14 @@ class MetaGraphPlatform(ABC):
     def api_version(self, settings: Settings) -> str:
         return settings.META_GRAPH_API_VERSION
 
-    def classify_error(
-        self,
-        status: int | None,
-        body: Any,
-        *,
-        secrets: Iterable[str | None] = (),
-        throttle_key: str | None = None,
-        retry_after: datetime | None = None,
-    ) -> PlatformError:
+    def classify_error(self, reply: ErrorReply) -> PlatformError:
         return classify_graph_error(
-            status,
-            body,
+            reply.status,
+            reply.body,
             provider=self.error_source,
-            secrets=secrets,
-            throttle_key=throttle_key,
-            retry_after=retry_after,
+            secrets=reply.secrets,
+            throttle_key=reply.throttle_key,
+            retry_after=reply.retry_after,
         )
 
     def throttle_key(self, error: ThrottledError, account_key: str) -> str:
