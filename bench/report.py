@@ -53,15 +53,14 @@ async def verify_outcomes(runtime: Runtime, since: datetime) -> dict[str, int]:
         stale = int(
             await s.scalar(select(func.count()).select_from(pm).where(pm.captured_at < since)) or 0
         )
-        kinds = dict(
-            (
-                await s.execute(
-                    select(ext.last_error_kind, func.count())
-                    .where(ext.last_error_kind.is_not(None))
-                    .group_by(ext.last_error_kind)
-                )
-            ).all()
-        )
+        kinds = {
+            str(kind): count  # the ErrorKind's value, as the API's errors_by_kind shows it
+            for kind, count in await s.execute(
+                select(ext.last_error_kind, func.count())
+                .where(ext.last_error_kind.is_not(None))
+                .group_by(ext.last_error_kind)
+            )
+        }
     return {
         "tracked": tracked, "snapshot_rows": rows, "distinct_keys": distinct,
         "duplicates": rows - distinct, "posts_with_snapshot": with_snapshot,

@@ -38,10 +38,14 @@ class PostMetrics(MetricColumns, Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
     provider: Mapped[Provider] = mapped_column(str_enum(Provider, "provider"))
-    # Start of the snapshot bucket (INSIGHTS_SNAPSHOT_BUCKET_HOURS); the upsert key.
-    fetched_at: Mapped[datetime]
-    # When the values in this row were actually read from the platform.
-    captured_at: Mapped[datetime]
+    # Despite its name, the bucket start: the API shows it as `bucket_start`, and shows
+    # `captured_at` as `fetched_at`.
+    fetched_at: Mapped[datetime] = mapped_column(
+        doc="Start of the snapshot bucket (INSIGHTS_SNAPSHOT_BUCKET_HOURS); the upsert key."
+    )
+    captured_at: Mapped[datetime] = mapped_column(
+        doc="When the values in this row were actually read from the platform."
+    )
     # The metric columns come from MetricColumns (one per `app.core.metrics` field).
     source: Mapped[MetricsSource] = mapped_column(str_enum(MetricsSource, "metrics_source"))
     api_version: Mapped[str | None] = mapped_column(String(16))
