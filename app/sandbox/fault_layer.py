@@ -24,7 +24,11 @@ def _error_body(rule: FaultRule, platform: str) -> tuple[int, bytes]:
         if platform == "meta":
             body = GraphError(4, "(#4) Application request limit reached", transient=True).body()
         else:
-            body = {"status": 429, "code": "TOO_MANY_REQUESTS", "message": "Too many requests"}
+            body = {
+                "status": 429,
+                "serviceErrorCode": 101,
+                "message": "Resource level throttle limit for calls to this resource is reached.",
+            }
         return 429, json.dumps(body).encode()
     status = rule.status
     if platform == "meta":

@@ -87,9 +87,10 @@ def count_call(state: SandboxState, caller: LinkedInCaller) -> None:
     )
     if over is not None:
         state.counters.bump("throttled", f"linkedin {over}")
+        # As LinkedIn's documented throttle body: status, serviceErrorCode and message only.
         raise LinkedInError(
             429,
-            "TOO_MANY_REQUESTS",
+            None,
             f"Resource level throttle {over} DAY limit for calls to this resource is reached.",
             101,
         )

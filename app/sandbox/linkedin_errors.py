@@ -7,7 +7,7 @@ from typing import Any
 
 class LinkedInError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, service_error_code: int | None = None
+        self, status: int, code: str | None, message: str, service_error_code: int | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -19,7 +19,8 @@ class LinkedInError(Exception):
         out: dict[str, Any] = {"status": self.status}
         if self.service_error_code is not None:
             out["serviceErrorCode"] = self.service_error_code
-        out["code"] = self.code
+        if self.code is not None:
+            out["code"] = self.code
         out["message"] = self.message
         return out
 

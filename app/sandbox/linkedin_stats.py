@@ -42,7 +42,9 @@ def _list_param(raw: dict[str, str], name: str) -> list[str]:
     return value
 
 
-def share_statistics_of(snap: dict[str, Any]) -> dict[str, Any]:
+def share_statistics_of(snap: dict[str, Any], *, aggregate: bool = False) -> dict[str, Any]:
+    """``totalShareStatistics``; the mention counts come only with the organization's
+    aggregate ("does not have a value when individual share statistics are requested")."""
     impressions = snap["views"]
     likes, comments, shares, clicks = (
         snap["reactions"],
@@ -51,7 +53,7 @@ def share_statistics_of(snap: dict[str, Any]) -> dict[str, Any]:
         snap["clicks"],
     )
     engagement = (likes + comments + shares + clicks) / impressions if impressions else 0.0
-    return {
+    stats = {
         "uniqueImpressionsCount": snap["reach"],
         "shareCount": shares,
         "engagement": engagement,
@@ -59,9 +61,10 @@ def share_statistics_of(snap: dict[str, Any]) -> dict[str, Any]:
         "likeCount": likes,
         "impressionCount": impressions,
         "commentCount": comments,
-        "shareMentionsCount": 0,
-        "commentMentionsCount": 0,
     }
+    if aggregate:
+        stats |= {"shareMentionsCount": 0, "commentMentionsCount": 0}
+    return stats
 
 
 def _sum_snapshots(posts: list[Post], at: float) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def organizational_share_statistics(
             for pid in state.posts_by_owner.get(org_id, [])
             if not state.posts[pid].deleted and now - state.posts[pid].created_at <= YEAR
         ]
-        stats = share_statistics_of(_sum_snapshots(posts, now))
+        stats = share_statistics_of(_sum_snapshots(posts, now), aggregate=True)
         elements.append({"organizationalEntity": org_urn, "totalShareStatistics": stats})
     for key, urn in wanted:
         post = state.live_post(urn)
