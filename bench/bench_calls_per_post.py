@@ -176,7 +176,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"machine: {machine()}; posts per platform: {counts}")
     rows = []
     async with Sandbox() as sandbox, SandboxControl(sandbox.url) as ctl:
-        await ctl.set_quotas(**dict.fromkeys(QUOTAS, UNLIMITED))
+        await ctl.set_quotas(app_id=None, **dict.fromkeys(QUOTAS, UNLIMITED))
         demo = (await ctl.world())["demo"]
         accounts = await create_accounts(ctl, demo, dict.fromkeys(counts, 1))
         for acc in accounts:

@@ -224,7 +224,7 @@ async def main(args: argparse.Namespace) -> int:
     levels = [int(c) for c in args.concurrency.split(",")]
     async with Sandbox() as sandbox, Baseline() as baseline_server:
         async with SandboxControl(sandbox.url) as ctl:
-            await ctl.set_quotas(**dict.fromkeys(QUOTAS, UNLIMITED))
+            await ctl.set_quotas(app_id=None, **dict.fromkeys(QUOTAS, UNLIMITED))
             demo = (await ctl.world())["demo"]
             began = time.perf_counter()
             fb = await ctl.seed_posts(

@@ -41,7 +41,7 @@ from app.models import (  # noqa: E402
     Workspace,
 )
 from app.models.base import new_id, utcnow  # noqa: E402
-from app.sandbox.client import SandboxControl  # noqa: E402
+from app.sandbox.client import PostPlatform, SandboxControl  # noqa: E402
 from app.services.migrations import upgrade_database  # noqa: E402
 from app.services.poll_planner import PlannedBatch, claim_due_batches  # noqa: E402
 
@@ -180,7 +180,7 @@ def settings_values(
 
 
 def make_settings(values: dict[str, Any]) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def migrated_runtime(values: dict[str, Any]) -> Runtime:
@@ -241,11 +241,12 @@ async def create_accounts(
 
 async def seed_posts(ctl: SandboxControl, account: Account, count: int) -> None:
     """Posts 1 h to 30 days old, media types cycled (videos go through video paths)."""
-    platform = {"fb": "facebook", "ig": "instagram"}.get(account.key, "linkedin")
+    platforms: dict[str, PostPlatform] = {"fb": "facebook", "ig": "instagram"}
+    platform = platforms.get(account.key, "linkedin")
     media = {"fb": FB_MEDIA, "ig": IG_MEDIA}.get(account.key, LI_MEDIA)
     account.post_ids = await ctl.seed_posts(
         platform, account.owner, count, media_type=media, age_hours=(1.0, 720.0)
-    )  # type: ignore[arg-type]
+    )
 
 
 async def claim_due(runtime: Runtime) -> list[PlannedBatch]:

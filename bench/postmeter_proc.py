@@ -71,22 +71,23 @@ def apply_patches(names: list[str]) -> None:
     for name in names:
         if name.startswith("limiter="):  # KeyedLimiter's per-key rate (default 10/s)
             rate = float(name.split("=", 1)[1])
-            platform_clients.KeyedLimiter = functools.partial(KeyedLimiter, max_rate=rate)  # type: ignore[misc]
+            vars(platform_clients)["KeyedLimiter"] = functools.partial(KeyedLimiter, max_rate=rate)
         elif name == "sqlite_begin=deferred":  # plain BEGIN instead of BEGIN IMMEDIATE
             from app.core import db
 
-            db._sqlite_begin = lambda conn: conn.exec_driver_sql("BEGIN")  # type: ignore[assignment]
+            db._sqlite_begin = lambda conn: conn.exec_driver_sql("BEGIN")
         elif name == "render_nulls":  # ORM bulk upserts as one executemany (see BENCHMARKS.md)
             from app.services import insights_store, refresh_ledger
 
-            original = insights_store._insert_for
+            original = insights_store.insert_for
 
             def insert_for(session: Any, _orig: Any = original) -> Any:
                 make = _orig(session)
                 return lambda model: make(model).execution_options(render_nulls=True)
 
-            insights_store._insert_for = insert_for
-            refresh_ledger._insert_for = insert_for  # type: ignore[attr-defined]
+            # Every module that imported the name gets the patched one.
+            for module in (insights_store, refresh_ledger, platform_clients):
+                vars(module)["insert_for"] = insert_for
         elif name == "phases":  # wall time per refresh phase (meaningful at concurrency 1)
             _time_phases()
         elif name.startswith("meta_batches="):  # Graph batches in flight per process
@@ -99,7 +100,7 @@ def apply_patches(names: list[str]) -> None:
             ) -> Any:
                 return _cls(*args, **{**kwargs, "max_concurrent_batches": _n})
 
-            platform_clients.MetaClientConfig = config  # type: ignore[misc,assignment]
+            vars(platform_clients)["MetaClientConfig"] = config
         elif name == "gctime":  # time spent in the cyclic garbage collector, per generation
             _time_gc()
         elif name == "gc=default":  # CPython's collector settings, not tune_gc_for_service()
@@ -163,11 +164,11 @@ async def _dbos_timeline(started: float) -> dict[str, float]:
     flows = await DBOS.list_workflows_async(
         name=fetch_batch_workflow.__qualname__, load_input=False, load_output=False
     )
-    ms = [
-        (w.created_at, w.dequeued_at, w.completed_at or w.updated_at)
-        for w in flows
-        if w.created_at and w.dequeued_at and (w.completed_at or w.updated_at)
-    ]
+    ms: list[tuple[int, int, int]] = []
+    for w in flows:
+        ended = w.completed_at or w.updated_at
+        if w.created_at and w.dequeued_at and ended:
+            ms.append((w.created_at, w.dequeued_at, ended))
     if not ms:
         return {}
     first = min(m[1] for m in ms)
@@ -284,6 +285,8 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
             async def work(batch: PlannedBatch) -> None:
                 nonlocal fetched
                 for account, rows in loaded[batch.workflow_id]:
+                    if account is None:  # rows whose account is gone: nothing to fetch
+                        continue
                     token = runtime.cipher.decrypt(account.token_enc)
                     results = await refresher._fetch(account, token, rows)
                     fetched += sum(1 for r in results.values() if r.ok)
