@@ -9,7 +9,9 @@ whose peak RSS is reported. Variants, on the same posts in the same run (state r
 - ``poller``: the real ``start_poller(schedule=False)`` + ``run_once()`` (adds DBOS).
 
 After each database variant every tracked post must have exactly one snapshot row or a
-recorded error (``schedule_external.last_error_kind``), and none may be lost.
+recorded error (``schedule_external.last_error_kind``), and none may be lost. The sandbox
+answers page-post insights with time-paging links as the real API does (``--time-paging off``
+to compare).
 
     python bench/bench_throughput.py --db sqlite --posts 100000
     python bench/bench_throughput.py --db postgresql --posts 100000 --latency-ms 0,50 --modes poller
@@ -95,9 +97,11 @@ async def main(args: argparse.Namespace) -> int:
     if args.queue_poll:
         over["INSIGHTS_QUEUE_POLL_SECONDS"] = args.queue_poll
     print(f"machine: {machine()}; db={args.db}; posts={args.posts}; mix={args.mix}; "
-          f"accounts={per_kind_accounts}; settings={over}")  # fmt: skip
+          f"accounts={per_kind_accounts}; time paging: {args.time_paging}; "
+          f"settings={over}")  # fmt: skip
     async with Sandbox() as sandbox, SandboxControl(sandbox.url) as ctl:
         await ctl.set_quotas(app_id=None, **dict.fromkeys(QUOTAS, UNLIMITED))
+        await ctl.set_time_paging(args.time_paging == "on")
         demo = (await ctl.world())["demo"]
         accounts = await create_accounts(ctl, demo, per_kind_accounts)
         t0 = time.perf_counter()
@@ -223,6 +227,8 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--posts", type=int, default=100_000)
+    p.add_argument("--time-paging", choices=("on", "off"), default="on",
+                   help="page-post insights carry time-paging links")  # fmt: skip
     p.add_argument(
         "--latency-ms",
         type=lambda raw: [int(v) for v in raw.split(",")],
