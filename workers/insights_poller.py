@@ -19,8 +19,6 @@ import logging
 import socket
 import sqlite3
 import sys
-import threading
-import time
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -30,7 +28,6 @@ from typing import Any
 import httpx
 import structlog
 from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
-from dbos._utils import GlobalParams  # the launched executor's id (no public getter)
 
 from app import __version__
 from app.core.config import ConfigError, Settings, load_settings
@@ -38,6 +35,8 @@ from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.models.base import utcnow
 from app.services.insights_refresh import InsightsRefresher, open_refresher
 from app.services.poll_planner import PlannedBatch, claim_due_batches, count_due, parse_ids
+from app.services.startup import command_runtime
+from workers.dbos_adapter import wait_for_queue_worker
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +51,8 @@ RESULT_POLL_SECONDS = 0.1
 class PollerContext:
     runtime: Runtime
     refresher: InsightsRefresher
+    # The id DBOS was launched with (`executor_id`): whose interrupted workflows are ours.
+    executor_id: str
     queue: Queue | None = None
     owns_runtime: bool = False
 
@@ -196,7 +197,7 @@ async def start_poller(
     executor = executor_id(s, role)
     async with runtime.sessionmaker() as session:
         refresher = await open_refresher(runtime, session, transport=transport)
-    _context = PollerContext(runtime, refresher, owns_runtime=owns)
+    _context = PollerContext(runtime, refresher, executor, owns_runtime=owns)
     if s.is_sqlite:
         _prepare_sqlite_file(s.DATA_DIR / "dbos.sqlite")
     # DBOS logs only to the "dbos" logger and gives it a console handler of its own unless it
@@ -224,7 +225,10 @@ async def start_poller(
         polling_interval_sec=s.INSIGHTS_QUEUE_POLL_SECONDS,
         on_conflict="always_update",
     )
-    await _queue_worker_started(QUEUE_NAME)
+    # DBOS looks for new queues once a second: without this wait a pass started right away
+    # (`--once`) sat idle for up to a second first.
+    if not await wait_for_queue_worker(QUEUE_NAME):
+        log.warning("insights.poller.queue_worker_slow", queue=QUEUE_NAME)
     if schedule:
         await DBOS.apply_schedules_async(
             [
@@ -237,21 +241,6 @@ async def start_poller(
         )
     log.info("insights.poller.started", executor=executor, schedule=schedule)
     return _context
-
-
-async def _queue_worker_started(name: str, timeout: float = 3.0) -> None:
-    """Wait for DBOS to start the queue's worker thread.
-
-    DBOS looks for newly registered queues once a second, so without this wait a pass
-    started right after `start_poller` (`--once`) sat idle for up to a second first.
-    """
-    deadline = time.monotonic() + timeout
-    thread_name = f"queue-worker-{name}"  # DBOS's name for it (no public readiness signal)
-    while time.monotonic() < deadline:
-        if any(t.name == thread_name and t.is_alive() for t in threading.enumerate()):
-            return
-        await asyncio.sleep(0.02)
-    log.warning("insights.poller.queue_worker_slow", queue=name, waited_s=timeout)
 
 
 async def stop_poller() -> None:
@@ -293,7 +282,7 @@ async def _pending_fetch_ids() -> list[str]:
     mine = await DBOS.list_workflows_async(
         status="PENDING",
         name=name,
-        executor_id=GlobalParams.executor_id,
+        executor_id=_ctx().executor_id,
         load_input=False,
         load_output=False,
     )
@@ -341,8 +330,6 @@ def _print_summary(summary: PassSummary) -> None:
 
 
 async def run_cli(*, once: bool) -> int:
-    from app.cli.common import command_runtime
-
     async with command_runtime() as runtime:
         await start_poller(runtime, schedule=not once, role="poll" if once else "worker")
         tune_gc_for_service()
