@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
@@ -53,6 +54,8 @@ def create_app(
     platform clients (the embedded server's in-process poller).
     """
 
+    settings = settings or (runtime.settings if runtime is not None else get_settings())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppServices]]:
         async with open_app_services(settings, runtime=runtime, refresher=refresher) as services:
@@ -69,6 +72,15 @@ def create_app(
         # Swagger UI's validator badge would send the schema's address to swagger.io.
         swagger_ui_parameters={"validatorUrl": None},
     )
+    if settings.CORS_ORIGINS:
+        # Browsers on these origins may call the API with a key; no cookies are involved.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.CORS_ORIGINS),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts.router)

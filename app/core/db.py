@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,11 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
-    """One engine per process. SQLite files get their folder created and WAL pragmas."""
+    """One engine per process. SQLite files get their folder created and WAL pragmas.
+
+    `null_pool` is for one-shot users that open one connection and leave (Alembic's own CLI
+    in `alembic/env.py`): nothing pooled outlives them.
+    """
     url = settings.async_database_url
     kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite}
     if null_pool:
@@ -66,12 +68,3 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-@asynccontextmanager
-async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A unit of work: commit on success, roll back on any error (the job/CLI boundary)."""
-    async with sessionmaker() as session, session.begin():
-        yield session

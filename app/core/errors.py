@@ -51,11 +51,6 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
-class ServiceUnavailable(DomainError):
-    status_code = 503
-    code = "unavailable"
-
-
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
