@@ -102,12 +102,29 @@ async def _wait_for_sandbox(ctl: SandboxControl) -> None:
     raise RuntimeError("the sandbox did not start")
 
 
+def _bind(what: str, host: str, port: int) -> socket.socket:
+    try:
+        return bind_socket(host, port)
+    except PortUnavailable as exc:
+        raise PortUnavailable(f"{what}: {exc}") from None
+
+
 async def run_demo(host: str, port: int, sandbox_port: int, clock_speed: float) -> None:
+    """Both ports are bound first: a taken one ends the demo before it starts or prints."""
     base = load_settings_and_logging()
     state_dir = demo_data_dir(base)
     state_dir.mkdir(parents=True, exist_ok=True)
-    sock = bind_socket("127.0.0.1", sandbox_port)
-    with sandbox_process(sock, clock_speed, str(state_dir / "sandbox.json")) as url:
+    with _bind("API port", host, port) as api_sock:
+        sandbox_sock = _bind("sandbox port", "127.0.0.1", sandbox_port)
+        await _run_demo(base, api_sock, sandbox_sock, clock_speed)
+
+
+async def _run_demo(
+    base: Settings, api_sock: socket.socket, sandbox_sock: socket.socket, clock_speed: float
+) -> None:
+    host, port = api_sock.getsockname()[:2]
+    state_dir = demo_data_dir(base)
+    with sandbox_process(sandbox_sock, clock_speed, str(state_dir / "sandbox.json")) as url:
         async with SandboxControl(url) as ctl:
             await _wait_for_sandbox(ctl)
             secret = (await ctl.world())["demo"]["meta_app_secret"]
@@ -123,7 +140,9 @@ async def run_demo(host: str, port: int, sandbox_port: int, clock_speed: float) 
                     data_dir=None if base.DATABASE_URL else settings.DATA_DIR,
                 )
                 console.print(banner.render(), highlight=False, soft_wrap=True)
-                await serve_api(settings, runtime, host, port, in_process_worker=True)
+                await serve_api(
+                    settings, runtime, host, port, in_process_worker=True, sock=api_sock
+                )
 
 
 @dataclass(frozen=True)
@@ -180,5 +199,5 @@ def register(cli: typer.Typer) -> None:
         try:
             asyncio.run(run_demo(host, port, sandbox_port, clock_speed))
         except PortUnavailable as exc:
-            err_console.print(f"[red]error:[/red] sandbox port: {exc}", highlight=False)
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Annotated
 
 import typer
@@ -15,9 +16,16 @@ from app.main import create_app
 
 
 async def serve_api(
-    settings: Settings, runtime: Runtime, host: str, port: int, *, in_process_worker: bool
+    settings: Settings,
+    runtime: Runtime,
+    host: str,
+    port: int,
+    *,
+    in_process_worker: bool,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve the API (the schema must be current); on SQLite the poller runs in-process."""
+    """Serve the API (the schema must be current); on SQLite the poller runs in-process.
+    `sock`, when given, is already bound to `host:port` (the demo binds before it prints)."""
     from workers import insights_poller
 
     refresher = None
@@ -30,7 +38,7 @@ async def serve_api(
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
         )
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:
         if in_process_worker:
             await insights_poller.stop_poller()

@@ -61,18 +61,23 @@ def test_taken_port_fails_with_one_line_and_no_banner(tmp_path: Path, command: l
     ]
 
 
-def test_demo_with_a_taken_sandbox_port_fails_before_printing_a_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("option", "what"), [("--sandbox-port", "sandbox"), ("--port", "API")])
+def test_demo_with_a_taken_port_fails_before_printing_a_key(
+    tmp_path: Path, option: str, what: str
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        args = ["-m", "app.cli", "demo", "--sandbox-port", str(port), "--port", str(free_port())]
+        ports = {"--port": str(free_port()), "--sandbox-port": str(free_port()), option: str(port)}
+        args = ["-m", "app.cli", "demo", *(x for kv in ports.items() for x in kv)]
         result = _run(args, _user_env(tmp_path), tmp_path, timeout=60)
     assert result.returncode == 1
     assert "pm_" not in result.stdout
     assert result.stderr.splitlines()[-1] == (
-        f"error: sandbox port: cannot listen on 127.0.0.1:{port}: already in use"
+        f"error: {what} port: cannot listen on 127.0.0.1:{port}: already in use"
     )
+    assert not (tmp_path / "data" / "demo" / "postmeter.sqlite").exists()  # nothing started
 
 
 @pytest.fixture
