@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,14 +16,18 @@ from app.models.base import utcnow
 from app.schemas.accounts import AccountCreate, AccountOut, AccountUpdate
 from app.schemas.common import Page, encode_cursor
 
+# A token this close to its expiry makes its account `expiring`.
 EXPIRING_WITHIN = timedelta(days=7)
+# What only an event can tell, so it is stored: the platform refused the token, or the user
+# disabled the account. Everything else about an account's health is told by the clock (its
+# token's expiry) and is computed when read, so it changes as time passes without a write.
+STORED_STATUSES = (AccountStatus.DISABLED, AccountStatus.RECONNECT_REQUIRED)
 
 
-def status_for_expiry(expires_at: datetime | None, *, now: datetime | None = None) -> AccountStatus:
+def status_for_expiry(expires_at: datetime | None, *, now: datetime) -> AccountStatus:
     """Token health from its expiry: expired → reconnect, soon → expiring."""
     if expires_at is None:
         return AccountStatus.ACTIVE
-    now = now or utcnow()
     if expires_at <= now:
         return AccountStatus.RECONNECT_REQUIRED
     if expires_at - now <= EXPIRING_WITHIN:
@@ -31,13 +35,38 @@ def status_for_expiry(expires_at: datetime | None, *, now: datetime | None = Non
     return AccountStatus.ACTIVE
 
 
-def to_out(account: SocialAccount) -> AccountOut:
+def account_status(
+    stored: AccountStatus, token_expires_at: datetime | None, *, now: datetime
+) -> AccountStatus:
+    """The status an account has at `now`: the stored one when an event set it, else its
+    token's health. `status_is` is the same rule in SQL."""
+    if stored in STORED_STATUSES:
+        return stored
+    return status_for_expiry(token_expires_at, now=now)
+
+
+def status_is(status: AccountStatus, *, now: datetime) -> ColumnElement[bool]:
+    """SQL for "the account's status at `now` is `status`" (as `account_status` says)."""
+    stored, expires = SocialAccount.status, SocialAccount.token_expires_at
+    if status in STORED_STATUSES:
+        by_event = stored == status
+        if status == AccountStatus.DISABLED:
+            return by_event
+        return by_event | (stored.not_in(STORED_STATUSES) & (expires <= now))
+    by_clock = stored.not_in(STORED_STATUSES)
+    soon = now + EXPIRING_WITHIN
+    if status == AccountStatus.EXPIRING:
+        return by_clock & (expires > now) & (expires <= soon)
+    return by_clock & (expires.is_(None) | (expires > soon))
+
+
+def to_out(account: SocialAccount, *, now: datetime | None = None) -> AccountOut:
     return AccountOut(
         id=account.id,
         provider=account.provider,
         external_id=account.external_id,
         name=account.name,
-        status=account.status,
+        status=account_status(account.status, account.token_expires_at, now=now or utcnow()),
         token_expires_at=account.token_expires_at,
         has_refresh_token=account.refresh_token_enc is not None,
         last_error=account.last_error,
@@ -60,7 +89,7 @@ async def create_account(
         ),
         token_expires_at=data.token_expires_at,
         refresh_token_expires_at=data.refresh_token_expires_at,
-        status=status_for_expiry(data.token_expires_at),
+        status=AccountStatus.ACTIVE,
     )
     try:
         async with session.begin_nested():
@@ -95,15 +124,16 @@ async def list_accounts(
     stmt = select(SocialAccount).where(SocialAccount.workspace_id == workspace_id)
     if provider is not None:
         stmt = stmt.where(SocialAccount.provider == provider)
+    now = utcnow()
     if status is not None:
-        stmt = stmt.where(SocialAccount.status == status)
+        stmt = stmt.where(status_is(status, now=now))
     if after is not None:
         stmt = stmt.where(SocialAccount.id < after)
     rows = list(await session.scalars(stmt.order_by(SocialAccount.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(
-        items=[to_out(r) for r in rows],
+        items=[to_out(r, now=now) for r in rows],
         next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
     )
 
@@ -124,24 +154,21 @@ async def update_account(
         # A new token is a reconnect: health starts over from its expiry.
         account.access_token_enc = cipher.encrypt(data.access_token.get_secret_value())
         account.token_expires_at = data.token_expires_at
-        account.status = status_for_expiry(data.token_expires_at)
+        account.status = AccountStatus.ACTIVE
         account.last_error = None
     elif "token_expires_at" in fields:
         account.token_expires_at = data.token_expires_at
-        if account.status != AccountStatus.DISABLED:
-            account.status = status_for_expiry(data.token_expires_at)
     if data.refresh_token is not None:
         account.refresh_token_enc = cipher.encrypt(data.refresh_token.get_secret_value())
     if data.status is not None:
-        account.status = (
-            status_for_expiry(account.token_expires_at)
-            if data.status == AccountStatus.ACTIVE
-            else data.status
-        )
-    account.updated_at = utcnow()
-    if account.status in (AccountStatus.ACTIVE, AccountStatus.EXPIRING) and (
-        data.access_token is not None or data.status == AccountStatus.ACTIVE
-    ):
+        account.status = data.status  # active (re-enabled) or disabled: schemas allow no other
+    now = utcnow()
+    account.updated_at = now
+    healthy = account_status(account.status, account.token_expires_at, now=now) in (
+        AccountStatus.ACTIVE,
+        AccountStatus.EXPIRING,
+    )
+    if healthy and (data.access_token is not None or data.status == AccountStatus.ACTIVE):
         await resume_polling(session, account_id=account.id)
     await session.flush()
     return account

@@ -33,6 +33,7 @@ from app.schemas.insights import (
     ThrottledKey,
     TotalsOut,
 )
+from app.services.accounts import account_status, status_is
 from app.services.insights_store import history, latest_snapshots, values_of
 from app.services.refresh_ledger import RefreshReport, throttle_key_for
 from app.services.schedules import get_schedule, list_externals
@@ -207,9 +208,8 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
         await session.scalars(
             select(SocialAccount).where(
                 SocialAccount.workspace_id == workspace_id,
-                SocialAccount.status.in_(
-                    [AccountStatus.RECONNECT_REQUIRED, AccountStatus.EXPIRING]
-                ),
+                status_is(AccountStatus.RECONNECT_REQUIRED, now=now)
+                | status_is(AccountStatus.EXPIRING, now=now),
             )
         )
     )
@@ -232,7 +232,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
                 id=a.id,
                 provider=a.provider,
                 name=a.name,
-                status=a.status.value,
+                status=account_status(a.status, a.token_expires_at, now=now).value,
                 last_error=a.last_error,
             )
             for a in accounts

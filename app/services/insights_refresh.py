@@ -34,6 +34,7 @@ from app.models import (
     ThrottleState,
 )
 from app.models.base import utcnow
+from app.services.accounts import account_status
 from app.services.insights_mapper import generate_fake_metrics, map_post_metrics
 from app.services.insights_store import Snapshot
 from app.services.platform_clients import PlatformClients, build_platform_clients
@@ -150,6 +151,7 @@ class InsightsRefresher:
                     acc.provider.label("acc_provider"),
                     acc.external_id.label("acc_external_id"),
                     acc.status.label("acc_status"),
+                    acc.token_expires_at.label("acc_token_expires_at"),
                     acc.access_token_enc,
                 )  # fmt: skip
                 .outerjoin(acc, ext.account_id == acc.id)
@@ -167,7 +169,7 @@ class InsightsRefresher:
                             r.acc_id,
                             r.acc_provider,
                             r.acc_external_id,
-                            r.acc_status,
+                            account_status(r.acc_status, r.acc_token_expires_at, now=now),
                             r.access_token_enc,
                         )
                         if r.acc_id is not None
