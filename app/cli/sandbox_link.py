@@ -20,7 +20,7 @@ from app.core.errors import NotFound
 from app.core.security import TokenCipher
 from app.models import Provider, ScheduleExternal, SocialAccount, Workspace
 from app.models.base import utcnow
-from app.sandbox.client import SandboxControl
+from app.sandbox.client import PostPlatform, SandboxControl
 from app.schemas.accounts import AccountCreate, AccountUpdate
 from app.schemas.schedules import ImportRef, ScheduleImport
 from app.services.accounts import create_account, update_account
@@ -38,7 +38,7 @@ class SandboxAccount:
     name: str
     token: str
     owner_id: str  # the sandbox's owner id for `GET /_sandbox/posts`
-    platform: str
+    platform: PostPlatform
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ async def connect_sandbox(
     tracked: list[TrackedPost] = []
     for spec in sandbox_accounts(world):
         account = await _upsert_account(session, cipher, workspace_id, spec)
-        posts = await ctl.list_posts(owner_id=spec.owner_id, platform=spec.platform)  # type: ignore[arg-type]
+        posts = await ctl.list_posts(owner_id=spec.owner_id, platform=spec.platform)
         tracked += await _track(session, workspace_id, account, posts)
     return tracked
 
