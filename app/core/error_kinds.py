@@ -37,3 +37,21 @@ class ErrorKind(StrEnum):
     """Any other request the platform refused (bad parameter, ...); not retried as is."""
     REAL_DATA_EXISTS = "real_data_exists"
     """Fake metrics were not generated because real ones exist for the schedule."""
+
+    # --- publishing (a post could not be created) ---
+    POLICY = "policy"
+    """The platform refused the post under its policies (Graph 368: abusive or disallowed)."""
+    DUPLICATE = "duplicate"
+    """The platform refused the text as a duplicate (Graph 506, LinkedIn 422 DUPLICATE_POST).
+    On a retry this is evidence an earlier attempt created the post: reconcile first."""
+    SPAM = "spam"
+    """Blocked as spam (Instagram code 4 / subcode 2207051). May follow a create that did
+    publish (research: Postiz PR #1681): reconcile first."""
+    QUOTA = "quota"
+    """The account's publishing quota is used up (Instagram code 9 / 2207042): wait for the
+    window."""
+    MEDIA = "media"
+    """A media file could not be fetched, had the wrong type or size, or failed processing."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """The create request may have reached the platform and no answer came (timeout, reset,
+    5xx, malformed reply): reconciled before anything else."""

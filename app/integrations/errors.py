@@ -187,9 +187,83 @@ class InvalidMetricError(PermanentError):
 
 
 class InvalidRequestError(PermanentError):
-    """Any other rejected request (bad parameter, policy block, duplicate)."""
+    """Any other rejected request (bad parameter, ...)."""
 
     kind = ErrorKind.REJECTED
+
+
+# --- publishing -----------------------------------------------------------------------------
+
+
+class OutcomeUnknownError(PlatformError):
+    """A create request may have reached the platform and no usable answer came back.
+
+    Raised by a publisher's ``create`` for a read timeout, a connection lost after the request
+    was sent, a 5xx, or a malformed 2xx. It is neither transient nor permanent: the post may
+    exist, so the caller reconciles (looks the post up) before anything else and never simply
+    sends the create again. (A connect error or pool timeout is a `TransientError`: nothing was
+    sent.)
+    """
+
+    kind = ErrorKind.OUTCOME_UNKNOWN
+
+
+class PublishRefusedError(PermanentError):
+    """A create the platform refused with a reason the product names (policy, duplicate, spam).
+
+    ``may_mean_posted``: the refusal is known to follow, at times, a create that *did* publish
+    (an earlier attempt's post seen as a duplicate; Instagram's spam block answered after the
+    media went live). The caller reconciles before failing the target on such an error.
+    """
+
+    may_mean_posted: ClassVar[bool] = False
+
+
+class PolicyError(PublishRefusedError):
+    """Refused under the platform's policies (Graph 368)."""
+
+    kind = ErrorKind.POLICY
+
+
+class DuplicateError(PublishRefusedError):
+    """Refused as a duplicate of a recent post (Graph 506, LinkedIn 422 ``DUPLICATE_POST``).
+
+    ``existing_id`` is the post the platform named as the original (LinkedIn names its URN;
+    Graph names none). On a retry it may be the post our earlier attempt created.
+    """
+
+    kind = ErrorKind.DUPLICATE
+    may_mean_posted = True
+
+    def __init__(
+        self, message: str, *, provider: Provider, existing_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, provider=provider, **kwargs)
+        self.existing_id = existing_id
+
+    def _repr_extra(self) -> dict[str, Any]:
+        return {"existing_id": self.existing_id}
+
+
+class SpamError(PublishRefusedError):
+    """Blocked as spam (Instagram code 4 / subcode 2207051); seen after a publish that worked."""
+
+    kind = ErrorKind.SPAM
+    may_mean_posted = True
+
+
+class MediaError(PermanentError):
+    """A media file cannot be used: unreachable, refused address, wrong type or size, or the
+    platform failed to process it (Instagram container ``ERROR``, LinkedIn
+    ``PROCESSING_FAILED``)."""
+
+    kind = ErrorKind.MEDIA
+
+
+class QuotaError(ThrottledError):
+    """The account's publishing quota is used up (Instagram code 9 / 2207042)."""
+
+    kind = ErrorKind.QUOTA
 
 
 # --- classification -----------------------------------------------------------------------

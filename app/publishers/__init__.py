@@ -1,0 +1,1 @@
+"""Publishers: one per platform, creating posts for the publishing engine (see `base`)."""
