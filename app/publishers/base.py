@@ -103,6 +103,10 @@ class PublishRequest:
     link: str | None
     media_urls: tuple[str, ...]
     attempt_started_at: datetime  # reconciliation looks for posts created since then
+    # When this attempt's create call was sent (the attempt's ``call_started_at``), if it was:
+    # reconcile only calls a post "absent" once the platform's listing has had time to show
+    # it, counted from here (from ``attempt_started_at`` when unset).
+    create_sent_at: datetime | None = None
 
 
 class ReadyStatus(StrEnum):
