@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     LINKEDIN_CLIENT_SECRET: SecretStr | None = None
     LINKEDIN_STATS_FIELDS: str | None = None
 
+    # --- media and publishing HTTP --------------------------------------------------------
+    MEDIA_ALLOW_PRIVATE_URLS: bool = False
+    MEDIA_MAX_IMAGE_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
+    MEDIA_MAX_VIDEO_BYTES: int = Field(default=500 * 1024 * 1024, ge=1024, le=10 * 1024**3)
+    MEDIA_FETCH_TIMEOUT_SECONDS: float = Field(default=120.0, gt=0, le=3600)
+    MEDIA_MAX_REDIRECTS: int = Field(default=5, ge=0, le=20)
+    PUBLISH_HTTP_TIMEOUT_SECONDS: float = Field(default=120.0, gt=0, le=900)
+
     # --- API -----------------------------------------------------------------------------
     CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
 
