@@ -15,21 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import socket
-import sqlite3
 import sys
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import structlog
-from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
+from dbos import DBOS, Queue, ScheduleInput, SetEnqueueOptions, SetWorkflowID
 
-from app import __version__
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.models.base import utcnow
@@ -37,6 +31,8 @@ from app.services.insights_refresh import InsightsRefresher, open_refresher
 from app.services.poll_planner import PlannedBatch, claim_due_batches, count_due, parse_ids
 from app.services.startup import command_runtime
 from workers.dbos_adapter import wait_for_queue_worker
+from workers.dbos_runtime import dbos_system_database_url as dbos_system_database_url
+from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
 
 log = structlog.get_logger(__name__)
 
@@ -140,41 +136,44 @@ async def poll_tick_workflow(scheduled_at: datetime, _context_arg: Any) -> None:
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-def dbos_system_database_url(settings: Settings) -> str:
-    if settings.is_sqlite:
-        return f"sqlite:///{(settings.DATA_DIR / 'dbos.sqlite').as_posix()}"
-    return settings.sync_database_url.set(drivername="postgresql").render_as_string(
-        hide_password=False
+async def open_poller(
+    runtime: Runtime,
+    executor: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    owns_runtime: bool = False,
+) -> PollerContext:
+    """The poller's context in this process (before DBOS launches)."""
+    global _context
+    async with runtime.sessionmaker() as session:
+        refresher = await open_refresher(runtime, session, transport=transport)
+    _context = PollerContext(runtime, refresher, executor, owns_runtime=owns_runtime)
+    return _context
+
+
+async def register_poller(settings: Settings) -> Queue:
+    """The poller's queue (after DBOS launched: DBOS 3.4 persists queues in its database)."""
+    queue = await DBOS.register_queue_async(
+        QUEUE_NAME,
+        worker_concurrency=settings.INSIGHTS_WORKER_CONCURRENCY,
+        partition_concurrency=settings.INSIGHTS_ACCOUNT_CONCURRENCY,
+        polling_interval_sec=settings.INSIGHTS_QUEUE_POLL_SECONDS,
+        on_conflict="always_update",
     )
+    _ctx().queue = queue
+    # DBOS looks for new queues once a second: without this wait a pass started right away
+    # (`--once`) sat idle for up to a second first.
+    if not await wait_for_queue_worker(QUEUE_NAME):
+        log.warning("insights.poller.queue_worker_slow", queue=QUEUE_NAME)
+    return queue
 
 
-def _prepare_sqlite_file(path: Path) -> None:
-    """WAL lets DBOS's queue threads and our workflows read while one writes (2x throughput)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-
-
-def executor_id(settings: Settings, role: str) -> str:
-    """This process's DBOS executor id: `WORKER_ID`, else "<host or local>-<role>".
-
-    DBOS resumes, at launch, the in-flight workflows recorded under the launching process's
-    id, so the id must be stable across restarts and never shared by two live processes.
-    The role keeps the usual pairs apart without configuration: `postmeter serve` and a
-    `postmeter poll` beside it on one SQLite file, or a worker and a one-off pass on one host.
-    """
-    if settings.WORKER_ID:
-        return settings.WORKER_ID
-    return f"{'local' if settings.is_sqlite else socket.gethostname()}-{role}"
-
-
-def tick_cron(seconds: int) -> str:
-    """A 6-field cron for 'every N seconds' (N rounded to a divisor of a minute or hour)."""
-    if seconds < 60:
-        step = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= seconds)
-        return f"*/{step} * * * * *"
-    minutes = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if d <= seconds // 60)
-    return f"0 */{minutes} * * * *" if minutes < 60 else "0 0 * * * *"
+def poller_schedule(settings: Settings) -> ScheduleInput:
+    return {
+        "schedule_name": SCHEDULE_NAME,
+        "workflow_fn": poll_tick_workflow,
+        "schedule": tick_cron(settings.INSIGHTS_POLL_TICK_SECONDS),
+    }
 
 
 async def start_poller(
@@ -185,73 +184,39 @@ async def start_poller(
     transport: httpx.AsyncBaseTransport | None = None,
     role: str = "worker",
 ) -> PollerContext:
-    """Launch DBOS in this process and register the queue (and the tick schedule).
+    """Launch DBOS in this process with the poller alone (`postmeter poll`, tests);
+    `workers.background` starts it together with the publishing engine.
 
     `transport` routes platform HTTP elsewhere (tests run the sandbox in-process); `role`
     (worker, serve, poll) is part of the default executor id (`executor_id`).
     """
-    global _context
     owns = runtime is None
     runtime = runtime or build_runtime(settings or load_settings())
     s = runtime.settings
     executor = executor_id(s, role)
-    async with runtime.sessionmaker() as session:
-        refresher = await open_refresher(runtime, session, transport=transport)
-    _context = PollerContext(runtime, refresher, executor, owns_runtime=owns)
-    if s.is_sqlite:
-        _prepare_sqlite_file(s.DATA_DIR / "dbos.sqlite")
-    # DBOS logs only to the "dbos" logger and gives it a console handler of its own unless it
-    # has one; send its records through our (redacting) handlers instead. Idempotent.
-    dbos_logger = logging.getLogger("dbos")
-    dbos_logger.handlers[:] = [logging.NullHandler()]
-    dbos_logger.propagate = True
-    DBOS(
-        config={
-            "name": "postmeter",
-            "system_database_url": dbos_system_database_url(s),
-            # Pinned: a restarted worker only resumes workflows of its own version and id.
-            "application_version": __version__,
-            "executor_id": executor,
-            "log_level": "WARNING",
-            "notification_listener_polling_interval_sec": 0.1,
-        }
-    )
-    DBOS.launch()  # inside our loop: async workflows then run on it, with our engine/clients
-    # DBOS 3.4 persists queues in the system database; they are registered after launch.
-    _context.queue = await DBOS.register_queue_async(
-        QUEUE_NAME,
-        worker_concurrency=s.INSIGHTS_WORKER_CONCURRENCY,
-        partition_concurrency=s.INSIGHTS_ACCOUNT_CONCURRENCY,
-        polling_interval_sec=s.INSIGHTS_QUEUE_POLL_SECONDS,
-        on_conflict="always_update",
-    )
-    # DBOS looks for new queues once a second: without this wait a pass started right away
-    # (`--once`) sat idle for up to a second first.
-    if not await wait_for_queue_worker(QUEUE_NAME):
-        log.warning("insights.poller.queue_worker_slow", queue=QUEUE_NAME)
+    ctx = await open_poller(runtime, executor, transport=transport, owns_runtime=owns)
+    launch_dbos(s, executor)
+    await register_poller(s)
     if schedule:
-        await DBOS.apply_schedules_async(
-            [
-                {
-                    "schedule_name": SCHEDULE_NAME,
-                    "workflow_fn": poll_tick_workflow,
-                    "schedule": tick_cron(s.INSIGHTS_POLL_TICK_SECONDS),
-                }
-            ]
-        )
+        await DBOS.apply_schedules_async([poller_schedule(s)])
     log.info("insights.poller.started", executor=executor, schedule=schedule)
-    return _context
+    return ctx
 
 
-async def stop_poller() -> None:
+async def close_poller() -> None:
+    """Close what the poller opened (after DBOS was destroyed)."""
     global _context
     ctx = _context
-    DBOS.destroy(destroy_registry=False)
     if ctx is not None:
         await ctx.refresher.clients.aclose()
         if ctx.owns_runtime:
             await ctx.runtime.aclose()
     _context = None
+
+
+async def stop_poller() -> None:
+    destroy_dbos()
+    await close_poller()
 
 
 # --- one pass (`--once`, `postmeter poll`) -------------------------------------------------

@@ -24,14 +24,16 @@ async def serve_api(
     in_process_worker: bool,
     sock: socket.socket | None = None,
 ) -> None:
-    """Serve the API (the schema must be current); on SQLite the poller runs in-process.
-    `sock`, when given, is already bound to `host:port` (the demo binds before it prints)."""
-    from workers import insights_poller
+    """Serve the API (the schema must be current); on SQLite the poller and the publishing
+    engine run in-process. `sock`, when given, is already bound to `host:port` (the demo
+    binds before it prints)."""
+    from workers import background
 
     refresher = None
     if in_process_worker:
-        poller = await insights_poller.start_poller(runtime, schedule=True, role="serve")
-        refresher = poller.refresher  # the API's "fetch now" shares its platform clients
+        bg = await background.start_background(runtime, role="serve")
+        assert bg.poller is not None
+        refresher = bg.poller.refresher  # the API's "fetch now" shares its platform clients
     app = create_app(settings, runtime=runtime, refresher=refresher)
     tune_gc_for_service()
     try:
@@ -41,7 +43,7 @@ async def serve_api(
         await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:
         if in_process_worker:
-            await insights_poller.stop_poller()
+            await background.stop_background()
 
 
 async def _serve(host: str, port: int) -> None:
@@ -61,10 +63,11 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("worker")
     def worker() -> None:
-        """Run background work only (the insights poller), for scale-out on PostgreSQL."""
-        from workers import insights_poller
+        """Run background work only (the insights poller and the publishing engine), for
+        scale-out on PostgreSQL."""
+        from workers import background
 
-        raise typer.Exit(insights_poller.main([]))
+        raise typer.Exit(background.main())
 
     @cli.command("poll")
     def poll(

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     INSIGHTS_MAX_ATTEMPTS: int = Field(default=4, ge=1, le=20)
     INSIGHTS_QUEUE_POLL_SECONDS: float = Field(default=0.2, ge=0.01, le=60)
 
+    # --- publishing ----------------------------------------------------------------------
+    PUBLISH_TICK_SECONDS: int = Field(default=2, ge=1, le=60)
+    PUBLISH_ACCOUNT_CONCURRENCY: int = Field(default=1, ge=1, le=16)
+    PUBLISH_WORKER_CONCURRENCY: int = Field(default=16, ge=1, le=256)
+    PUBLISH_QUEUE_POLL_SECONDS: float = Field(default=0.2, ge=0.01, le=60)
+    PUBLISH_SETTLE_MINUTES: float = Field(default=10.0, gt=0, le=24 * 60)
+    PUBLISH_RETRY_DEADLINE_MINUTES: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
+    PUBLISH_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
+    PUBLISH_RECONCILE_SECONDS: float = Field(default=15.0, gt=0, le=3600)
+
     # --- background workers --------------------------------------------------------------
     WORKER_ID: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 

@@ -4,15 +4,19 @@ from app.models.account import SocialAccount
 from app.models.base import Base
 from app.models.enums import (
     AccountStatus,
+    AttemptPhase,
     ErrorKind,
     ExternalStatus,
     MetricsSource,
     Provider,
     ScheduleStatus,
+    SettledBy,
+    TargetState,
 )
 from app.models.external_refs import ScheduleExternal
 from app.models.poll_state import MetricRejection, ThrottleState
 from app.models.post_metrics import METRIC_FIELDS, PostMetrics
+from app.models.publishing import PublishAttempt
 from app.models.schedule import Schedule, ScheduleTarget
 from app.models.schedule_metrics import ScheduleMetrics
 from app.models.workspace import ApiKey, Workspace
@@ -21,6 +25,7 @@ __all__ = [
     "METRIC_FIELDS",
     "AccountStatus",
     "ApiKey",
+    "AttemptPhase",
     "Base",
     "ErrorKind",
     "ExternalStatus",
@@ -28,12 +33,15 @@ __all__ = [
     "MetricsSource",
     "PostMetrics",
     "Provider",
+    "PublishAttempt",
     "Schedule",
     "ScheduleExternal",
     "ScheduleMetrics",
     "ScheduleStatus",
     "ScheduleTarget",
+    "SettledBy",
     "SocialAccount",
+    "TargetState",
     "ThrottleState",
     "Workspace",
 ]

@@ -13,7 +13,10 @@ __all__ = [
     "ExternalStatus",
     "MetricsSource",
     "Provider",
+    "AttemptPhase",
     "ScheduleStatus",
+    "SettledBy",
+    "TargetState",
 ]
 
 
@@ -37,3 +40,37 @@ class ScheduleStatus(StrEnum):
 class ExternalStatus(StrEnum):
     LIVE = "live"
     DELETED = "deleted"
+
+
+class TargetState(StrEnum):
+    """One target of a schedule on its way to the platform (`unknown` is final: never retried
+    automatically, the post may exist)."""
+
+    PENDING = "pending"
+    PUBLISHING = "publishing"
+    POSTED = "posted"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class AttemptPhase(StrEnum):
+    """Where one publish attempt stands. `calling` is the durable intent: it is written before
+    the irreversible create call, so a crash after it means "reconcile", never "call again"."""
+
+    PREPARING = "preparing"
+    READY = "ready"
+    CALLING = "calling"
+    CREATED = "created"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    ABSENT = "absent"
+
+
+class SettledBy(StrEnum):
+    """How an attempt's outcome became known."""
+
+    REPLY = "reply"
+    RECONCILE_FOUND = "reconcile_found"
+    RECONCILE_ABSENT = "reconcile_absent"
+    RECONCILE_INCONCLUSIVE = "reconcile_inconclusive"
+    DEADLINE = "deadline"

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, TimestampMixin, new_id, str_enum
-from app.models.enums import Provider, ScheduleStatus
+from app.models.base import Base, TimestampMixin, new_id, str_enum, utcnow
+from app.models.enums import ErrorKind, Provider, ScheduleStatus, TargetState
 
 
 class Schedule(TimestampMixin, Base):
@@ -43,8 +43,18 @@ class Schedule(TimestampMixin, Base):
 
 
 class ScheduleTarget(Base):
+    """One account a schedule publishes to, and where that publish stands.
+
+    `state` changes only by compare-and-set updates in `app.services.publishing`; the current
+    attempt (`attempt_number`) is the only one that may call the platform.
+    """
+
     __tablename__ = "schedule_targets"
-    __table_args__ = (UniqueConstraint("schedule_id", "provider"),)
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "provider"),
+        # The engine's scans: targets to start, and unsettled ones past their bound.
+        Index(None, "state", "settle_by"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
@@ -52,3 +62,25 @@ class ScheduleTarget(Base):
         ForeignKey("social_accounts.id", ondelete="CASCADE"), index=True
     )
     provider: Mapped[Provider] = mapped_column(str_enum(Provider, "provider"))
+    state: Mapped[TargetState] = mapped_column(
+        str_enum(TargetState, "target_state"),
+        default=TargetState.PENDING,
+        server_default=TargetState.PENDING.value,
+    )
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    error_kind: Mapped[ErrorKind | None] = mapped_column(
+        str_enum(ErrorKind, "error_kind", check=False)
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+    # When an unfinished attempt must be settled (reconciled or given up) by the sweep.
+    settle_by: Mapped[datetime | None]
+    # The attempt allowed to run now; earlier numbers are history.
+    attempt_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Attempts made automatically since the last claim or retry (bounded by a setting).
+    attempts_in_run: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Transient failures are retried until then (PUBLISH_RETRY_DEADLINE from the claim).
+    retry_until: Mapped[datetime | None]

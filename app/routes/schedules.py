@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.models import Provider, ScheduleStatus
-from app.routes.deps import ERRORS, CallerDep, PagingDep, SessionDep, check_range
+from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep, check_range
 from app.schemas.common import AwareDatetime, Page
 from app.schemas.schedules import (
     ExternalOut,
@@ -16,7 +16,9 @@ from app.schemas.schedules import (
     ScheduleImport,
     ScheduleOut,
     ScheduleUpdate,
+    TargetAttemptsOut,
 )
+from app.services import publishing
 from app.services import schedules as service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
@@ -24,9 +26,14 @@ router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_schedule(
-    body: ScheduleCreate, caller: CallerDep, session: SessionDep
+    body: ScheduleCreate, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ScheduleOut:
-    schedule = await service.create_schedule(session, workspace_id=caller.workspace_id, data=body)
+    schedule = await service.create_schedule(
+        session,
+        workspace_id=caller.workspace_id,
+        data=body,
+        allow_private_urls=runtime.settings.MEDIA_ALLOW_PRIVATE_URLS,
+    )
     return service.to_out(schedule)
 
 
@@ -75,10 +82,18 @@ async def get_schedule(
 
 @router.patch("/{schedule_id}", responses=ERRORS)
 async def update_schedule(
-    schedule_id: uuid.UUID, body: ScheduleUpdate, caller: CallerDep, session: SessionDep
+    schedule_id: uuid.UUID,
+    body: ScheduleUpdate,
+    caller: CallerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> ScheduleOut:
     schedule = await service.update_schedule(
-        session, workspace_id=caller.workspace_id, schedule_id=schedule_id, data=body
+        session,
+        workspace_id=caller.workspace_id,
+        schedule_id=schedule_id,
+        data=body,
+        allow_private_urls=runtime.settings.MEDIA_ALLOW_PRIVATE_URLS,
     )
     return service.to_out(schedule)
 
@@ -101,3 +116,35 @@ async def list_external(
         session, workspace_id=caller.workspace_id, schedule_id=schedule_id
     )
     return [ExternalOut.model_validate(r) for r in rows]
+
+
+@router.post("/{schedule_id}/publish", responses=ERRORS)
+async def publish_schedule(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    """Publish a draft or scheduled post now (the engine picks it up within a tick)."""
+    schedule = await publishing.publish_now(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )
+    return service.to_out(schedule)
+
+
+@router.post("/{schedule_id}/retry", responses=ERRORS)
+async def retry_schedule(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> ScheduleOut:
+    """Republish only the targets that failed; 409 `nothing_to_retry` when none did."""
+    schedule = await publishing.retry_failed(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )
+    return service.to_out(schedule)
+
+
+@router.get("/{schedule_id}/attempts", responses=ERRORS)
+async def list_attempts(
+    schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
+) -> list[TargetAttemptsOut]:
+    """Every try to create each target's post: when, what came back, how it was settled."""
+    return await publishing.list_attempts(
+        session, workspace_id=caller.workspace_id, schedule_id=schedule_id
+    )

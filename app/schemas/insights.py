@@ -114,6 +114,16 @@ class AccountAttention(BaseModel):
     last_error: str | None
 
 
+class PublishingCounts(BaseModel):
+    due: int = Field(description="Scheduled posts whose time has come, not yet picked up.")
+    publishing: int = Field(description="Targets on their way to the platform.")
+    failed_24h: int = Field(description="Targets that failed in the last 24 hours.")
+    unknown: int = Field(
+        description="Targets whose outcome could not be settled (they may be live; never "
+        "retried automatically)."
+    )
+
+
 class SummaryOut(BaseModel):
     posts_tracked: int
     due_now: int
@@ -123,3 +133,4 @@ class SummaryOut(BaseModel):
     )
     accounts_needing_reconnection: list[AccountAttention]
     throttled: list[ThrottledKey]
+    publishing: PublishingCounts

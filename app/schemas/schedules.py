@@ -8,12 +8,22 @@ from datetime import datetime
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from app.integrations.platforms import PLATFORMS, platform_for
-from app.models.enums import ErrorKind, ExternalStatus, Provider, ScheduleStatus
+from app.models.enums import (
+    AttemptPhase,
+    ErrorKind,
+    ExternalStatus,
+    Provider,
+    ScheduleStatus,
+    SettledBy,
+    TargetState,
+)
 from app.schemas.common import AwareDatetime, InputModel
 
 # The longest text any supported platform accepts; each platform's own limit is checked
 # against the schedule's targets in the service.
-MAX_TEXT = max(home.max_text_length for home in PLATFORMS.values())
+MAX_TEXT = max(home.content_rules.max_text_length for home in PLATFORMS.values())
+# The most media any supported platform takes in one post (LinkedIn: 20 images).
+MAX_MEDIA = max(home.content_rules.max_media for home in PLATFORMS.values())
 
 
 def check_post_external_id(provider: Provider, external_id: str) -> None:
@@ -24,7 +34,7 @@ def check_post_external_id(provider: Provider, external_id: str) -> None:
 class Content(InputModel):
     text: str = Field(default="", max_length=MAX_TEXT)
     link: AnyHttpUrl | None = None
-    media_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=10)
+    media_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=MAX_MEDIA)
 
 
 class ContentOut(BaseModel):
@@ -62,6 +72,13 @@ class ScheduleImport(InputModel):
 class TargetOut(BaseModel):
     account_id: uuid.UUID
     provider: Provider
+    state: TargetState = Field(
+        description="pending, publishing, posted, failed (with the platform's reason) or "
+        "unknown (the platform did not confirm and the post could not be found or ruled out: "
+        "never retried automatically)."
+    )
+    external_id: str | None = Field(default=None, description="The post's id once posted.")
+    error: str | None = None
 
 
 class ScheduleOut(BaseModel):
@@ -96,3 +113,33 @@ class ExternalOut(BaseModel):
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         return value[:500] if value else value
+
+
+class AttemptOut(BaseModel):
+    """One try to create a target's post."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    phase: AttemptPhase = Field(
+        description="preparing, ready, calling (sent, outcome not yet known), created, "
+        "failed, absent (proven not created), unknown."
+    )
+    started_at: datetime
+    call_started_at: datetime | None
+    finished_at: datetime | None
+    external_id: str | None
+    error_kind: ErrorKind | None
+    error_code: str | None
+    error_message: str | None
+    settled_by: SettledBy | None = Field(
+        description="How the outcome became known: the reply, or reconciliation "
+        "(found, absent, inconclusive), or the settle deadline."
+    )
+
+
+class TargetAttemptsOut(BaseModel):
+    account_id: uuid.UUID
+    provider: Provider
+    state: TargetState
+    attempts: list[AttemptOut]

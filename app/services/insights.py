@@ -35,6 +35,7 @@ from app.schemas.insights import (
 )
 from app.services.accounts import account_status, status_is
 from app.services.insights_store import history, latest_snapshots, values_of
+from app.services.publishing import publishing_counts
 from app.services.refresh_ledger import RefreshReport, throttle_key_for
 from app.services.schedules import get_schedule, list_externals
 
@@ -223,6 +224,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
         )
     )
     return SummaryOut(
+        publishing=await publishing_counts(session, workspace_id=workspace_id, now=now),
         posts_tracked=int(tracked or 0),
         due_now=int(due or 0),
         fetched_last_24h=int(recent or 0),

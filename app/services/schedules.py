@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.integrations.platforms import platform_for
 from app.models import (
     AccountStatus,
     Provider,
@@ -21,8 +20,10 @@ from app.models import (
     ScheduleStatus,
     ScheduleTarget,
     SocialAccount,
+    TargetState,
 )
 from app.models.base import utcnow
+from app.publishers.base import external_values
 from app.schemas.common import Page, encode_cursor
 from app.schemas.schedules import (
     Content,
@@ -34,6 +35,7 @@ from app.schemas.schedules import (
     TargetOut,
     check_post_external_id,
 )
+from app.services.content_checks import check_content
 
 CLOCK_SKEW = timedelta(minutes=5)
 EDITABLE = (ScheduleStatus.DRAFT, ScheduleStatus.SCHEDULED)
@@ -46,7 +48,16 @@ def to_out(schedule: Schedule) -> ScheduleOut:
         content=ContentOut(**schedule.content()),
         publish_at=schedule.publish_at,
         published_at=schedule.published_at,
-        targets=[TargetOut(account_id=t.account_id, provider=t.provider) for t in schedule.targets],
+        targets=[
+            TargetOut(
+                account_id=t.account_id,
+                provider=t.provider,
+                state=t.state,
+                external_id=t.external_id,
+                error=t.error,
+            )
+            for t in schedule.targets
+        ],
         last_error=schedule.last_error,
         created_at=schedule.created_at,
         updated_at=schedule.updated_at,
@@ -84,24 +95,6 @@ async def _load_accounts(
     return accounts
 
 
-def _check_content(content: Content, providers: Sequence[Provider]) -> None:
-    for provider in providers:
-        home = platform_for(provider)
-        limit = home.max_text_length
-        if len(content.text) > limit:
-            raise InvalidInput(
-                f"content.text: {provider.value} accepts at most {limit} characters",
-                code="text_too_long",
-            )
-        if home.needs_media and not content.media_urls:
-            raise InvalidInput(
-                f"content.media_urls: {provider.value} posts need an image or video",
-                code="media_required",
-            )
-    if not content.text and not content.media_urls and not content.link:
-        raise InvalidInput("content: a post needs text, a link or media", code="empty_content")
-
-
 def _check_publish_at(publish_at: datetime | None) -> None:
     if publish_at is not None and publish_at < utcnow() - CLOCK_SKEW:
         raise InvalidInput("publish_at: is in the past", code="publish_at_in_past")
@@ -114,12 +107,18 @@ def _apply_content(schedule: Schedule, content: Content) -> None:
 
 
 async def create_schedule(
-    session: AsyncSession, *, workspace_id: uuid.UUID, data: ScheduleCreate
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    data: ScheduleCreate,
+    allow_private_urls: bool = False,
 ) -> Schedule:
     accounts = await _load_accounts(
         session, workspace_id=workspace_id, account_ids=data.account_ids
     )
-    _check_content(data.content, [a.provider for a in accounts])
+    check_content(
+        data.content, [a.provider for a in accounts], allow_private_urls=allow_private_urls
+    )
     _check_publish_at(data.publish_at)
     schedule = Schedule(
         workspace_id=workspace_id,
@@ -134,13 +133,22 @@ async def create_schedule(
 
 
 async def get_schedule(
-    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    schedule_id: uuid.UUID,
+    for_update: bool = False,
 ) -> Schedule:
-    schedule = await session.scalar(
+    """`for_update` locks the row (PostgreSQL) so a change decided on its status cannot race
+    the engine's claim, which re-checks the status it expects."""
+    stmt = (
         select(Schedule)
         .where(Schedule.id == schedule_id, Schedule.workspace_id == workspace_id)
         .options(selectinload(Schedule.targets))
     )
+    if for_update:
+        stmt = stmt.with_for_update(of=Schedule).execution_options(populate_existing=True)
+    schedule = await session.scalar(stmt)
     if schedule is None:
         raise NotFound(f"schedule {schedule_id} not found")
     return schedule
@@ -189,9 +197,16 @@ async def list_schedules(
 
 
 async def update_schedule(
-    session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID, data: ScheduleUpdate
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    schedule_id: uuid.UUID,
+    data: ScheduleUpdate,
+    allow_private_urls: bool = False,
 ) -> Schedule:
-    schedule = await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    schedule = await get_schedule(
+        session, workspace_id=workspace_id, schedule_id=schedule_id, for_update=True
+    )
     if schedule.status not in EDITABLE:
         raise Conflict(
             f"schedule is {schedule.status.value}; only drafts and scheduled posts can be edited",
@@ -206,7 +221,7 @@ async def update_schedule(
         accounts = None
         providers = [t.provider for t in schedule.targets]
     content = data.content or Content.model_validate(schedule.content())
-    _check_content(content, providers)
+    check_content(content, providers, allow_private_urls=allow_private_urls)
     if data.content is not None:
         _apply_content(schedule, data.content)
     if "publish_at" in data.model_fields_set:
@@ -227,7 +242,9 @@ async def update_schedule(
 async def cancel_schedule(
     session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> Schedule:
-    schedule = await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    schedule = await get_schedule(
+        session, workspace_id=workspace_id, schedule_id=schedule_id, for_update=True
+    )
     if schedule.status == ScheduleStatus.CANCELLED:
         return schedule
     if schedule.status not in EDITABLE:
@@ -262,7 +279,16 @@ async def import_schedule(
         status=ScheduleStatus.POSTED,
         publish_at=published_at,
         published_at=published_at,
-        targets=[ScheduleTarget(account_id=a.id, provider=a.provider) for a in accounts],
+        targets=[
+            ScheduleTarget(
+                account_id=a.id,
+                provider=a.provider,
+                state=TargetState.POSTED,
+                external_id=ref.external_id,
+                url=str(ref.url) if ref.url else None,
+            )
+            for ref, a in zip(data.refs, accounts, strict=True)
+        ],
     )
     _apply_content(schedule, content)
     session.add(schedule)
@@ -283,14 +309,16 @@ async def import_schedule(
             )
         session.add(
             ScheduleExternal(
-                schedule_id=schedule.id,
-                workspace_id=workspace_id,
-                provider=account.provider,
-                account_id=account.id,
-                external_id=ref.external_id,
-                url=str(ref.url) if ref.url else None,
-                published_at=published_at,
-                next_fetch_at=now,  # due at once: the poller picks it up on its next tick
+                **external_values(  # the same row a published post gets: due at once
+                    schedule_id=schedule.id,
+                    workspace_id=workspace_id,
+                    account_id=account.id,
+                    provider=account.provider,
+                    external_id=ref.external_id,
+                    url=str(ref.url) if ref.url else None,
+                    published_at=published_at,
+                    now=now,
+                )
             )
         )
     try:

@@ -1,0 +1,1 @@
+"""The publishing engine: due posts published once, never twice (see `engine`)."""

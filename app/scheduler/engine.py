@@ -1,0 +1,236 @@
+"""The publishing engine on DBOS: a tick that claims due posts, and one workflow per attempt.
+
+A scheduled workflow (`PUBLISH_TICK_SECONDS`, run once per tick across all workers: DBOS
+derives its id from the tick time) claims due schedules in `publish_at` order, starts their
+targets and enqueues one `publish_workflow` per attempt, with the deterministic id
+`publish:{target_id}:{attempt}`, on a queue partitioned by account
+(`PUBLISH_ACCOUNT_CONCURRENCY` holds across workers). Enqueuing the same id twice is a no-op.
+The tick also sweeps targets still `publishing` past their settle bound (rule 5).
+
+The step that makes the create call runs with DBOS retries off: DBOS re-executes a step whose
+result it did not record, and `PublishSteps.call` turns such a re-execution into a
+reconciliation rather than a second call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from dbos import DBOS, Queue, SetEnqueueOptions, SetWorkflowID
+
+from app.core.runtime import Runtime
+from app.models import AttemptPhase
+from app.scheduler.steps import Outcome, PublishSteps
+from app.services.publish_attempts import AttemptKey
+from app.services.publish_claims import (
+    StartedAttempt,
+    claim_due_schedules,
+    start_pending_targets,
+    stuck_targets,
+)
+
+log = structlog.get_logger(__name__)
+
+QUEUE_NAME = "publish"
+SCHEDULE_NAME = "publish-tick"
+CLAIM_LIMIT = 1000
+# Workflow states in which a publish workflow is only waiting for its turn, not stuck.
+WAITING_STATES = frozenset({"ENQUEUED", "DELAYED"})
+RUNNING_STATES = WAITING_STATES | {"PENDING"}
+# The reconcile loop's longest sleep between two looks.
+MAX_RECONCILE_WAIT_S = 120.0
+
+
+@dataclass
+class EngineContext:
+    runtime: Runtime
+    steps: PublishSteps
+    queue: Queue | None = None
+
+
+_context: EngineContext | None = None
+
+
+def install(ctx: EngineContext) -> None:
+    global _context
+    _context = ctx
+
+
+def uninstall() -> None:
+    global _context
+    _context = None
+
+
+def _ctx() -> EngineContext:
+    if _context is None:
+        raise RuntimeError("the publishing engine is not started in this process")
+    return _context
+
+
+def publish_workflow_id(target_id: str, number: int) -> str:
+    return f"publish:{target_id}:{number}"
+
+
+def settle_workflow_id(target_id: str, number: int) -> str:
+    return f"settle:{target_id}:{number}"
+
+
+def _key(target_id: str, number: int) -> AttemptKey:
+    return AttemptKey(uuid.UUID(target_id), number)
+
+
+# --- steps (each a transaction or a platform call; outputs recorded by DBOS) ---------------
+
+
+@DBOS.step()
+async def prepare_step(target_id: str, number: int) -> dict[str, Any]:
+    return (await _ctx().steps.prepare(_key(target_id, number))).to_dict()
+
+
+@DBOS.step()
+async def check_ready_step(target_id: str, number: int) -> dict[str, Any]:
+    return (await _ctx().steps.check_ready(_key(target_id, number))).to_dict()
+
+
+@DBOS.step(retries_allowed=False)
+async def call_step(target_id: str, number: int) -> dict[str, Any]:
+    """THE irreversible call: never retried by DBOS (see the module docstring)."""
+    return (await _ctx().steps.call(_key(target_id, number))).to_dict()
+
+
+@DBOS.step()
+async def reconcile_step(target_id: str, number: int) -> dict[str, Any]:
+    return (await _ctx().steps.reconcile(_key(target_id, number))).to_dict()
+
+
+@DBOS.step()
+async def next_attempt_step(target_id: str, number: int, transient: bool) -> int | None:
+    return await _ctx().steps.next_attempt(_key(target_id, number), transient=transient)
+
+
+@DBOS.step()
+async def claim_step(now_iso: str) -> list[dict[str, Any]]:
+    """Claim what is due and open its attempts (recorded: a replay enqueues the same ones)."""
+    ctx = _ctx()
+    s = ctx.runtime.settings
+    now = datetime.fromisoformat(now_iso)
+    async with ctx.runtime.sessionmaker() as session, session.begin():
+        await claim_due_schedules(session, now=now, limit=CLAIM_LIMIT)
+        started = await start_pending_targets(
+            session,
+            now=now,
+            settle=timedelta(minutes=s.PUBLISH_SETTLE_MINUTES),
+            retry_deadline=timedelta(minutes=s.PUBLISH_RETRY_DEADLINE_MINUTES),
+            limit=CLAIM_LIMIT * 3,
+        )
+    return [asdict(a) for a in started]
+
+
+@DBOS.step()
+async def stuck_step(now_iso: str) -> list[dict[str, Any]]:
+    ctx = _ctx()
+    async with ctx.runtime.sessionmaker() as session:
+        stuck = await stuck_targets(session, now=datetime.fromisoformat(now_iso), limit=500)
+    return [asdict(t) for t in stuck]
+
+
+@DBOS.step()
+async def extend_step(target_id: str, number: int) -> None:
+    await _ctx().steps.extend(_key(target_id, number))
+
+
+@DBOS.step()
+async def restart_step(target_id: str, number: int) -> int | None:
+    return await _ctx().steps.restart(_key(target_id, number))
+
+
+@DBOS.step()
+async def give_up_step(target_id: str, number: int, reason: str) -> None:
+    await _ctx().steps.give_up(_key(target_id, number), reason)
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+async def _enqueue(
+    item: StartedAttempt, *, workflow_id: str | None = None, delay: float = 0
+) -> None:
+    queue = _ctx().queue
+    assert queue is not None
+    with (
+        SetWorkflowID(workflow_id or publish_workflow_id(item.target_id, item.number)),
+        SetEnqueueOptions(
+            queue_partition_key=item.account_id, delay_seconds=delay if delay > 0 else None
+        ),
+    ):
+        await queue.enqueue_async(publish_workflow, item.target_id, item.number, item.account_id)
+
+
+@DBOS.workflow()
+async def publish_workflow(target_id: str, number: int, account_id: str) -> str:
+    """One attempt of one target, from preparation to a settled outcome."""
+    out = Outcome.from_dict(await prepare_step(target_id, number))
+    while out.next == "wait":  # media still processing (Instagram container, LinkedIn video)
+        await DBOS.sleep_async(out.wait_s)
+        out = Outcome.from_dict(await check_ready_step(target_id, number))
+    if out.next == "call":
+        out = Outcome.from_dict(await call_step(target_id, number))
+    wait = _ctx().runtime.settings.PUBLISH_RECONCILE_SECONDS
+    while out.next == "reconcile":
+        if out.wait_s > 0:
+            # Look again with backoff, and once more just after the settle bound.
+            await DBOS.sleep_async(min(wait, out.wait_s + 0.05))
+            wait = min(wait * 2, MAX_RECONCILE_WAIT_S)
+        out = Outcome.from_dict(await reconcile_step(target_id, number))
+    if out.next in ("retry", "absent"):
+        following = await next_attempt_step(target_id, number, out.next == "retry")
+        if following is not None:
+            await _enqueue(StartedAttempt(target_id, following, account_id), delay=out.wait_s)
+    return out.next
+
+
+@DBOS.workflow()
+async def publish_pass_workflow(now_iso: str) -> dict[str, Any]:
+    """One pass: claim and enqueue what is due, then sweep what is stuck."""
+    started = [StartedAttempt(**a) for a in await claim_step(now_iso)]
+    for item in started:
+        await _enqueue(item)
+    swept = 0
+    for raw in await stuck_step(now_iso):
+        swept += await _sweep_one(raw)
+    if started or swept:
+        log.info("publish.pass", started=len(started), swept=swept)
+    return {"workflow_ids": [publish_workflow_id(a.target_id, a.number) for a in started]}
+
+
+async def _sweep_one(raw: dict[str, Any]) -> int:
+    """Rule 5 for one target past its settle bound; returns 1 when it acted."""
+    target_id, number, account_id = raw["target_id"], int(raw["number"]), raw["account_id"]
+    phase = AttemptPhase(raw["phase"]) if raw["phase"] else None
+    if phase == AttemptPhase.CALLING:
+        # The call may have been made: settle by reconciliation, in a workflow of its own.
+        settle_id = settle_workflow_id(target_id, number)
+        status = await DBOS.get_workflow_status_async(settle_id)
+        if status is None:
+            await _enqueue(StartedAttempt(target_id, number, account_id), workflow_id=settle_id)
+        elif status.status not in RUNNING_STATES:
+            await give_up_step(target_id, number, "reconciliation did not finish")
+        return 1
+    status = await DBOS.get_workflow_status_async(publish_workflow_id(target_id, number))
+    if status is not None and status.status in WAITING_STATES:
+        await extend_step(target_id, number)  # waiting for the account's turn, not stuck
+        return 0
+    following = await restart_step(target_id, number)  # nothing was sent: start afresh
+    if following is not None:
+        await _enqueue(StartedAttempt(target_id, following, account_id))
+    return 1
+
+
+@DBOS.workflow()
+async def publish_tick_workflow(scheduled_at: datetime, _context_arg: Any) -> None:
+    """The scheduled entry point (once per tick across all workers)."""
+    await publish_pass_workflow(scheduled_at.isoformat())

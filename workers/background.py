@@ -1,0 +1,176 @@
+"""Background work of one process: the insights poller and the publishing engine, on one DBOS.
+
+DBOS is one per process (`workers.dbos_runtime`); both register their queues and ticks on it
+here. `postmeter worker` runs this; `postmeter serve` on SQLite runs it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from dbos import DBOS
+
+from app.core.config import ConfigError
+from app.core.runtime import Runtime, tune_gc_for_service
+from app.core.vocabulary import Provider
+from app.integrations.errors import PermanentError
+from app.publishers.base import PostResult, Prepared, PublishRequest, Quota, ReadyState, Reconciled
+from app.scheduler import engine
+from app.scheduler.steps import PublisherFor, PublishSteps
+from app.services.startup import command_runtime
+from workers import insights_poller
+from workers.dbos_adapter import wait_for_queue_worker
+from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
+
+log = structlog.get_logger(__name__)
+
+
+class UnavailablePublisher:
+    """Stands in where no publisher is wired for a provider: every target fails with a clear
+    reason at preparation (before any call), instead of waiting for ever."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    def _refuse(self) -> PermanentError:
+        return PermanentError(
+            f"publishing to {self.provider.value} is not available in this build",
+            provider="meta" if self.provider != Provider.LINKEDIN else "linkedin",
+        )
+
+    async def prepare(self, req: PublishRequest) -> Prepared:  # noqa: ARG002
+        raise self._refuse()
+
+    async def check_ready(self, req: PublishRequest, prepared: Prepared) -> ReadyState:  # noqa: ARG002
+        raise self._refuse()
+
+    async def create(self, req: PublishRequest, prepared: Prepared) -> PostResult:  # noqa: ARG002
+        raise self._refuse()
+
+    async def reconcile(self, req: PublishRequest, prepared: Prepared) -> Reconciled:  # noqa: ARG002
+        return Reconciled.inconclusive("no publisher for this provider")
+
+    async def quota(self, req: PublishRequest) -> Quota | None:  # noqa: ARG002
+        return None
+
+
+def default_publishers(
+    runtime: Runtime,  # noqa: ARG001 - the platform publishers will be built from it
+    transport: httpx.AsyncBaseTransport | None = None,  # noqa: ARG001
+) -> PublisherFor:
+    """The process's publishers by provider."""
+    return UnavailablePublisher
+
+
+@dataclass
+class Background:
+    runtime: Runtime
+    executor_id: str
+    poller: insights_poller.PollerContext | None
+    engine: engine.EngineContext | None
+
+
+_current: Background | None = None
+
+
+async def start_background(
+    runtime: Runtime,
+    *,
+    role: str = "worker",
+    schedule: bool = True,
+    poller: bool = True,
+    publishing: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+    publisher_for: PublisherFor | None = None,
+) -> Background:
+    """Launch DBOS with the poller and/or the engine; `schedule` starts their ticks.
+
+    `transport` routes platform HTTP elsewhere and `publisher_for` replaces the publishers
+    (tests)."""
+    global _current
+    s = runtime.settings
+    executor = executor_id(s, role)
+    poller_ctx = (
+        await insights_poller.open_poller(runtime, executor, transport=transport)
+        if poller
+        else None
+    )
+    engine_ctx = None
+    if publishing:
+        publishers = publisher_for or default_publishers(runtime, transport)
+        engine_ctx = engine.EngineContext(runtime, PublishSteps(runtime, publishers, executor))
+        engine.install(engine_ctx)
+    launch_dbos(s, executor)
+    schedules = []
+    if poller_ctx is not None:
+        await insights_poller.register_poller(s)
+        schedules.append(insights_poller.poller_schedule(s))
+    if engine_ctx is not None:
+        engine_ctx.queue = await DBOS.register_queue_async(
+            engine.QUEUE_NAME,
+            worker_concurrency=s.PUBLISH_WORKER_CONCURRENCY,
+            partition_concurrency=s.PUBLISH_ACCOUNT_CONCURRENCY,
+            polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
+            on_conflict="always_update",
+        )
+        if not await wait_for_queue_worker(engine.QUEUE_NAME):
+            log.warning("publish.queue_worker_slow", queue=engine.QUEUE_NAME)
+        schedules.append(
+            {
+                "schedule_name": engine.SCHEDULE_NAME,
+                "workflow_fn": engine.publish_tick_workflow,
+                "schedule": tick_cron(s.PUBLISH_TICK_SECONDS),
+            }
+        )
+    if schedule and schedules:
+        await DBOS.apply_schedules_async(schedules)
+    _current = Background(runtime, executor, poller_ctx, engine_ctx)
+    log.info("background.started", executor=executor, poller=poller, publishing=publishing)
+    return _current
+
+
+async def stop_background() -> None:
+    global _current
+    destroy_dbos()
+    if _current is not None and _current.poller is not None:
+        await insights_poller.close_poller()
+    engine.uninstall()
+    _current = None
+
+
+async def run_publish_pass() -> list[str]:
+    """One engine pass now (the CLI, tests): the workflow ids it enqueued."""
+    from app.models.base import utcnow
+
+    handle = await DBOS.start_workflow_async(engine.publish_pass_workflow, utcnow().isoformat())
+    result = await handle.get_result()
+    return list(result["workflow_ids"])
+
+
+async def run_worker() -> int:
+    async with command_runtime() as runtime:
+        await start_background(runtime, role="worker")
+        tune_gc_for_service()
+        try:
+            await asyncio.Event().wait()  # until cancelled (Ctrl-C / SIGTERM)
+            return 0
+        finally:
+            await stop_background()
+
+
+def main() -> int:
+    try:
+        return asyncio.run(run_worker())
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
