@@ -315,6 +315,23 @@ def _metric_from_message(message: str) -> tuple[str | None, int | None]:
     return None, None
 
 
+def _graph_parts(
+    status: int | None, body: Any, provider: Provider, secrets: Iterable[str | None]
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The error object, its message and the constructor fields every Graph error gets."""
+    err = _graph_error_dict(body)
+    message = str(err.get("message") or f"HTTP {status} from Graph API")
+    common: dict[str, Any] = {
+        "provider": provider,
+        "code": _as_int(err.get("code")),
+        "subcode": _as_int(err.get("error_subcode")),
+        "http_status": status,
+        "trace_id": err.get("fbtrace_id"),
+        "secrets": secrets,
+    }
+    return err, message, common
+
+
 def classify_graph_error(
     status: int | None,
     body: Any,
@@ -330,18 +347,8 @@ def classify_graph_error(
     hint the caller derived from headers (``Retry-After``, usage
     ``estimated_time_to_regain_access``).
     """
-    err = _graph_error_dict(body)
-    code = _as_int(err.get("code"))
-    subcode = _as_int(err.get("error_subcode"))
-    message = str(err.get("message") or f"HTTP {status} from Graph API")
-    common: dict[str, Any] = {
-        "provider": provider,
-        "code": code,
-        "subcode": subcode,
-        "http_status": status,
-        "trace_id": err.get("fbtrace_id"),
-        "secrets": secrets,
-    }
+    err, message, common = _graph_parts(status, body, provider, secrets)
+    code, subcode = common["code"], common["subcode"]
     if code is None:
         if status is not None and (status >= 500 or status in (408, 425)):
             return TransientError(message, **common)
@@ -411,3 +418,108 @@ def classify_linkedin_error(
     if status >= 500 or status in (408, 425):
         return TransientError(message, **common)
     return InvalidRequestError(message, **common)
+
+
+# --- publishing classification ----------------------------------------------------------------
+# Graph replies to create calls (Pages and Instagram). Sources: the Instagram error-codes
+# reference and peers' handling, as gathered in docs/design/publishing-platform-facts.md §1.6,
+# §2.3, §2.6.
+
+# "Try again" / "generate a new container": safe to send again (a new container is a redo of
+# a preparing step). 2207027 is media_publish before the container is FINISHED.
+_GRAPH_PUBLISH_TRANSIENT_SUBCODES = frozenset(
+    {2207001, 2207003, 2207008, 2207020, 2207027, 2207032, 2207053, 2207082}
+)
+# The file itself cannot be used (size, format, aspect ratio, unreachable, Facebook 1366046).
+_GRAPH_MEDIA_SUBCODES = frozenset(
+    {1366046, 2207004, 2207005, 2207006, 2207009, 2207023, 2207026, 2207028, 2207052, 2207057}
+)
+_GRAPH_DUPLICATE_SUBCODES = frozenset({1366051})  # "These photos were already posted"
+_GRAPH_SPAM_SUBCODE = 2207051
+_GRAPH_QUOTA_SUBCODE = 2207042
+_GRAPH_POSTING_TOO_FAST_SUBCODE = 1390008
+
+
+def classify_graph_publish_error(
+    status: int | None,
+    body: Any,
+    *,
+    provider: Provider,
+    secrets: Iterable[str | None] = (),
+    throttle_key: str | None = None,
+    retry_after: datetime | None = None,
+) -> PlatformError:
+    """A Graph error reply to a publishing call, with the publishing meanings first.
+
+    Codes that only publishing meets (368 policy, 506 duplicate, Instagram subcodes) are
+    named here; everything else is classified as any Graph error. Code 4 with subcode 2207051
+    is the spam block, not the app-wide throttle code 4 usually means. ``is_transient: true``
+    is respected.
+    """
+    err, message, common = _graph_parts(status, body, provider, secrets)
+    code, subcode = common["code"], common["subcode"]
+    if code == 368:
+        return PolicyError(message, **common)
+    if code == 506 or subcode in _GRAPH_DUPLICATE_SUBCODES:
+        return DuplicateError(message, **common)
+    if subcode == _GRAPH_SPAM_SUBCODE:
+        return SpamError(message, **common)
+    if subcode == _GRAPH_QUOTA_SUBCODE:
+        return QuotaError(
+            message, scope="account", key=throttle_key, retry_after=retry_after, **common
+        )
+    if subcode == _GRAPH_POSTING_TOO_FAST_SUBCODE:
+        return ThrottledError(
+            message, scope="account", key=throttle_key, retry_after=retry_after, **common
+        )
+    if subcode in _GRAPH_PUBLISH_TRANSIENT_SUBCODES:
+        return TransientError(message, **common)
+    if subcode in _GRAPH_MEDIA_SUBCODES or (code is not None and 36000 <= code <= 36003):
+        return MediaError(message, **common)
+    error = classify_graph_error(
+        status,
+        body,
+        provider=provider,
+        secrets=secrets,
+        throttle_key=throttle_key,
+        retry_after=retry_after,
+    )
+    if err.get("is_transient") is True and not error.transient:
+        return TransientError(message, **common)
+    return error
+
+
+_LINKEDIN_POST_URN_RE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+
+
+def classify_linkedin_publish_error(
+    status: int,
+    body: Any,
+    *,
+    secrets: Iterable[str | None] = (),
+    throttle_key: str | None = None,
+    retry_after: datetime | None = None,
+) -> PlatformError:
+    """A LinkedIn error reply to a publishing call: 422 ``DUPLICATE_POST`` is a
+    `DuplicateError` naming the existing post's URN (only share/ugcPost URNs are taken; the
+    research saw a person URN in the message too); the rest as any LinkedIn error."""
+    if isinstance(body, bytes | str):
+        body = jsonfast.loads_or(body)
+    data = body if isinstance(body, dict) else {}
+    details = data.get("errorDetails")
+    inputs = details.get("inputErrors") if isinstance(details, dict) else None
+    codes = {e.get("code") for e in inputs or () if isinstance(e, dict)}
+    if status == 422 and "DUPLICATE_POST" in codes:
+        message = str(data.get("message") or "duplicate post")
+        named = _LINKEDIN_POST_URN_RE.search(message)
+        return DuplicateError(
+            message,
+            provider="linkedin",
+            code="DUPLICATE_POST",
+            http_status=status,
+            secrets=secrets,
+            existing_id=named.group(0) if named else None,
+        )
+    return classify_linkedin_error(
+        status, data or body, secrets=secrets, throttle_key=throttle_key, retry_after=retry_after
+    )

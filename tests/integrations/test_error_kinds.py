@@ -11,13 +11,20 @@ import pytest
 from app.core.error_kinds import ErrorKind
 from app.integrations import errors
 from app.integrations.errors import (
+    DuplicateError,
     InvalidMetricError,
     InvalidRequestError,
+    MediaError,
     NoStatisticsError,
     NotFoundError,
+    OutcomeUnknownError,
     PermanentError,
     PlatformError,
     PlatformPermissionError,
+    PolicyError,
+    PublishRefusedError,
+    QuotaError,
+    SpamError,
     ThrottledError,
     TokenError,
     TransientError,
@@ -36,6 +43,13 @@ EXPECTED: dict[type[PlatformError], ErrorKind] = {
     NoStatisticsError: ErrorKind.NO_DATA,
     InvalidMetricError: ErrorKind.INVALID_METRIC,
     InvalidRequestError: ErrorKind.REJECTED,
+    OutcomeUnknownError: ErrorKind.OUTCOME_UNKNOWN,
+    PublishRefusedError: ErrorKind.REJECTED,
+    PolicyError: ErrorKind.POLICY,
+    DuplicateError: ErrorKind.DUPLICATE,
+    SpamError: ErrorKind.SPAM,
+    MediaError: ErrorKind.MEDIA,
+    QuotaError: ErrorKind.QUOTA,
 }
 
 

@@ -101,10 +101,10 @@ def test_metrics_source_and_api_version_come_from_the_home() -> None:
 
 
 def test_text_and_media_rules() -> None:
-    assert platform_for(Provider.INSTAGRAM).needs_media
-    assert not platform_for(Provider.FACEBOOK).needs_media
-    assert platform_for(Provider.LINKEDIN).max_text_length == 3_000
-    assert platform_for(Provider.INSTAGRAM).max_text_length == 2_200
+    assert platform_for(Provider.INSTAGRAM).content_rules.needs_media
+    assert not platform_for(Provider.FACEBOOK).content_rules.needs_media
+    assert platform_for(Provider.LINKEDIN).content_rules.max_text_length == 3_000
+    assert platform_for(Provider.INSTAGRAM).content_rules.max_text_length == 2_200
 
 
 def test_meta_throttles_app_wide_or_per_account() -> None:

@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
 from app.integrations.errors import PlatformError, ThrottledError
+from app.integrations.platforms.content import ContentRules
 from app.integrations.types import PostFetchResult
 
 if TYPE_CHECKING:
@@ -75,10 +76,11 @@ class InsightsClients(Protocol):
 class Platform(Protocol):
     """One platform as the product sees it.
 
+    Publishing: `content_rules` (checked when a schedule is created or edited) and
+    `classify_publish_error` live here; the publishers themselves (`app.publishers`, keyed by
+    provider) call the platform's API.
+
     Extension points, for the issues that follow (add them here and in every home):
-    - publishing: a ``publisher`` the publish workflow calls to create a post (returning its
-      ``post_id``-shaped id), with its rejections classified by `classify_error` into new
-      ErrorKind members (policy, duplicate, spam);
     - connecting accounts: the OAuth steps (authorize URL, code exchange, token refresh) and
       the accounts a token can reach, validated with `account_id`.
     """
@@ -104,13 +106,13 @@ class Platform(Protocol):
         ...
 
     @property
-    def max_text_length(self) -> int:
-        """The longest post text the platform accepts."""
+    def content_rules(self) -> ContentRules:
+        """What a post may contain here (text length, media count, kinds and types)."""
         ...
 
-    @property
-    def needs_media(self) -> bool:
-        """Whether a post must carry an image or video."""
+    def classify_publish_error(self, reply: ErrorReply) -> PlatformError:
+        """The typed error of an error reply to a publishing call (policy, duplicate, spam,
+        quota and media refusals named; the rest as `classify_error`)."""
         ...
 
     def account_kind(self, account_id: str) -> AccountKind:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from app.core.metrics import MetricValues
 from app.core.vocabulary import Provider
 from app.integrations.platforms.base import IdRule, InsightsClients, MetricsRequest
+from app.integrations.platforms.content import VIDEO_EXTENSIONS, ContentRules
 from app.integrations.platforms.meta import NUMERIC_ID, MetaGraphPlatform
 from app.integrations.platforms.payload import (
     as_count,
@@ -78,8 +79,17 @@ class FacebookPlatform(MetaGraphPlatform):
     error_source: Literal["facebook"] = "facebook"
     post_id = IdRule(re.compile(r"^\d{1,32}(_\d{1,32})?$"), "{page-id}_{post-id} or a video id")
     account_id = IdRule(NUMERIC_ID, "a numeric Facebook Page id")
-    max_text_length = 63_206
-    needs_media = False
+    # Text: 63,206 characters. Photos: JPEG, BMP, PNG, GIF, TIFF (Meta's Photo reference);
+    # videos: MP4 and MOV, the formats Meta recommends (Pages video guide; it takes more).
+    # Several photos go in one /feed post through attached_media (no documented maximum; 10,
+    # as Instagram's carousel); a video is its own post, so no video with photos.
+    content_rules = ContentRules(
+        max_text_length=63_206,
+        needs_media=False,
+        image_extensions=frozenset({"jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff"}),
+        video_extensions=VIDEO_EXTENSIONS,
+        max_media=10,
+    )
     kind_of_accounts = "page"
 
     async def fetch_metrics(

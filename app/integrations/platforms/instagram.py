@@ -13,6 +13,7 @@ from typing import Any, Literal
 from app.core.metrics import MetricValues
 from app.core.vocabulary import Provider
 from app.integrations.platforms.base import IdRule, InsightsClients, MetricsRequest
+from app.integrations.platforms.content import VIDEO_EXTENSIONS, ContentRules
 from app.integrations.platforms.meta import NUMERIC_ID, MetaGraphPlatform
 from app.integrations.platforms.payload import as_count, first_count, graph_insights
 from app.integrations.types import PostFetchResult
@@ -49,8 +50,20 @@ class InstagramPlatform(MetaGraphPlatform):
     error_source: Literal["instagram"] = "instagram"
     post_id = IdRule(NUMERIC_ID, "a numeric Instagram media id")
     account_id = IdRule(NUMERIC_ID, "a numeric Instagram user id")
-    max_text_length = 2_200
-    needs_media = True
+    # Content publishing guide: captions up to 2,200 characters; images JPEG only (peers such
+    # as Ayrshare list PNG/GIF too, converting first: we follow Meta); videos MOV or MP4,
+    # published as Reels; a carousel holds 2-10 images and/or videos. Links are not
+    # clickable in captions and there is no link post: the link goes into the caption.
+    content_rules = ContentRules(
+        max_text_length=2_200,
+        needs_media=True,
+        image_extensions=frozenset({"jpg", "jpeg"}),
+        video_extensions=VIDEO_EXTENSIONS,
+        max_media=10,
+        max_videos=10,
+        mix_videos_and_images=True,
+        link_cards=False,
+    )
     kind_of_accounts = "instagram_user"
 
     async def fetch_metrics(

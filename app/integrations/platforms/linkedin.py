@@ -17,7 +17,12 @@ from typing import Any, Literal
 from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
-from app.integrations.errors import PlatformError, ThrottledError, classify_linkedin_error
+from app.integrations.errors import (
+    PlatformError,
+    ThrottledError,
+    classify_linkedin_error,
+    classify_linkedin_publish_error,
+)
 from app.integrations.platforms.base import (
     AccountKind,
     ErrorReply,
@@ -25,6 +30,7 @@ from app.integrations.platforms.base import (
     InsightsClients,
     MetricsRequest,
 )
+from app.integrations.platforms.content import ContentRules
 from app.integrations.platforms.payload import as_count
 from app.integrations.types import PostFetchResult
 
@@ -99,8 +105,15 @@ class LinkedInPlatform:
         _urn_pattern(ORGANIZATION_URN_PREFIX, MEMBER_URN_PREFIX, tail=r"[A-Za-z0-9_-]{1,64}"),
         "an organization or person URN (urn:li:organization:123, urn:li:person:abc)",
     )
-    max_text_length = 3_000
-    needs_media = False
+    # Posts API: commentary up to 3,000 characters; content is one of article, media (one
+    # image or video) or multiImage (2-20 images). Images API: JPG, GIF, PNG; Videos API: MP4.
+    content_rules = ContentRules(
+        max_text_length=3_000,
+        needs_media=False,
+        image_extensions=frozenset({"jpg", "jpeg", "png", "gif"}),
+        video_extensions=frozenset({"mp4"}),
+        max_media=20,
+    )
     app_throttle_keys = ()
 
     def account_kind(self, account_id: str) -> AccountKind:
@@ -112,6 +125,15 @@ class LinkedInPlatform:
     def classify_error(self, reply: ErrorReply) -> PlatformError:
         return classify_linkedin_error(
             reply.status or 500,  # no status: the reply never came, which is transient
+            reply.body,
+            secrets=reply.secrets,
+            throttle_key=reply.throttle_key,
+            retry_after=reply.retry_after,
+        )
+
+    def classify_publish_error(self, reply: ErrorReply) -> PlatformError:
+        return classify_linkedin_publish_error(
+            reply.status or 500,
             reply.body,
             secrets=reply.secrets,
             throttle_key=reply.throttle_key,

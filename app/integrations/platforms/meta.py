@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
-from app.integrations.errors import PlatformError, ThrottledError, classify_graph_error
+from app.integrations.errors import (
+    PlatformError,
+    ThrottledError,
+    classify_graph_error,
+    classify_graph_publish_error,
+)
 from app.integrations.errors import Provider as ErrorSource
 from app.integrations.platforms.base import AccountKind, ErrorReply, IdRule
 
@@ -54,7 +59,13 @@ class MetaGraphPlatform(ABC):
         return settings.META_GRAPH_API_VERSION
 
     def classify_error(self, reply: ErrorReply) -> PlatformError:
-        return classify_graph_error(
+        return self._classify(classify_graph_error, reply)
+
+    def classify_publish_error(self, reply: ErrorReply) -> PlatformError:
+        return self._classify(classify_graph_publish_error, reply)
+
+    def _classify(self, classify: Callable[..., PlatformError], reply: ErrorReply) -> PlatformError:
+        return classify(
             reply.status,
             reply.body,
             provider=self.error_source,
