@@ -1,4 +1,5 @@
-"""The per-process platform clients, built once from Settings (one pooled client per platform)."""
+"""The per-process platform clients, built once from Settings (one pooled client per platform):
+the insights fetchers, and the publishers."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from app.integrations.metric_sets import (
 )
 from app.models import MetricRejection, Provider
 from app.models.base import utcnow
+from app.publishers import PublisherClients, Publishers, build_publishers
+from app.publishers.base import Publisher
+from app.publishers.media import MediaFetcher, MediaLimits, make_media_client
 from app.services.insights_store import insert_for
 
 log = structlog.get_logger(__name__)
@@ -137,3 +141,69 @@ def _counter(calls: dict[str, int], name: str) -> Callable[[httpx.Request], Awai
         calls[name] += 1
 
     return count
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishingClients:
+    """The publishers and the pooled clients under them (one per platform, plus media).
+
+    Separate from the insights clients: publishing calls get a longer read/write timeout
+    (``PUBLISH_HTTP_TIMEOUT_SECONDS``, 120 s) because media parts are uploaded through them and
+    a create may answer slowly (Instagram's media_publish has been seen taking 2 minutes);
+    with the insights' 20 s such a create would often end "outcome unknown". Their own pools
+    also keep a long upload from holding a connection the poller needs.
+    """
+
+    publishers: Publishers
+    http_clients: list[httpx.AsyncClient]
+
+    def publisher_for(self, provider: Provider) -> Publisher:
+        """The engine's way to a publisher (`PublisherFor`)."""
+        return self.publishers.for_provider(provider)
+
+    async def aclose(self) -> None:
+        for client in self.http_clients:
+            await client.aclose()
+
+
+def build_publishing_clients(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> PublishingClients:
+    """The publishers from Settings. `transport` routes all platform *and media* HTTP
+    elsewhere (tests, the in-process sandbox): it replaces the guarded media connection too,
+    so it is a test seam only."""
+    timeout = settings.PUBLISH_HTTP_TIMEOUT_SECONDS
+    meta_http = make_async_client(settings.META_GRAPH_API_BASE, timeout, 20, transport=transport)
+    linkedin_http = make_async_client(settings.LINKEDIN_API_BASE, timeout, 20, transport=transport)
+    if transport is None:
+        media_http = make_media_client(
+            allow_private=settings.MEDIA_ALLOW_PRIVATE_URLS, timeout_s=timeout
+        )
+    else:
+        media_http = make_async_client("", timeout, 10, transport=transport)
+    media = MediaFetcher(
+        media_http,
+        MediaLimits(
+            max_image_bytes=settings.MEDIA_MAX_IMAGE_BYTES,
+            max_video_bytes=settings.MEDIA_MAX_VIDEO_BYTES,
+            max_redirects=settings.MEDIA_MAX_REDIRECTS,
+            timeout_s=settings.MEDIA_FETCH_TIMEOUT_SECONDS,
+        ),
+    )
+    secret = settings.META_APP_SECRET.get_secret_value() if settings.META_APP_SECRET else None
+    publishers = build_publishers(
+        PublisherClients(
+            meta_http=meta_http,
+            linkedin_http=linkedin_http,
+            media=media,
+            meta_api_version=settings.META_GRAPH_API_VERSION,
+            linkedin_api_version=settings.LINKEDIN_API_VERSION,
+            meta_app_secret=secret,
+            # Redo-safe calls only (create is never retried): a few tries within the timeout.
+            retry=RetryPolicy(attempts=4, timeout_s=max(60.0, timeout)),
+        )
+    )
+    return PublishingClients(publishers, [meta_http, linkedin_http, media_http])
