@@ -1,6 +1,6 @@
 """The README and the sandbox guide promise only what exists: every `postmeter` command line in
 their shell blocks names a real command and real options, and publishing is announced as not
-built for as long as there is no publisher."""
+built for as long as there is no scheduler engine."""
 
 from __future__ import annotations
 
@@ -54,11 +54,12 @@ def test_the_checker_catches_a_made_up_command() -> None:
     with pytest.raises(AssertionError, match="no option"):
         _check("postmeter sandbox --publish")
     with pytest.raises(AssertionError, match="no command"):
-        _check("postmeter publish now")
+        _check("postmeter teleport now")
 
 
-def test_publishing_is_announced_as_not_built_while_there_is_no_publisher() -> None:
+def test_publishing_is_announced_as_not_built_while_there_is_no_engine() -> None:
     readme = (ROOT / "README.md").read_text()
-    if not (ROOT / "app" / "publishers").exists():
+    # Publishers alone publish nothing: the scheduler engine is what makes a schedule a post.
+    if not (ROOT / "app" / "scheduler" / "engine.py").exists():
         assert "**Not built yet: publishing.**" in readme
         assert "publishes them" not in readme
