@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -15,8 +15,10 @@ import respx
 from app.core.vocabulary import Provider
 from app.integrations.http import RetryPolicy, make_async_client
 from app.publishers import PublisherClients, Publishers, build_publishers
-from app.publishers.base import PublishRequest
+from app.publishers.base import Prepared, Publisher, PublishRequest
 from app.publishers.media import MediaFetcher, MediaLimits
+
+E = TypeVar("E", bound=Exception)
 
 GRAPH = "https://graph.test"
 LI = "https://api.linkedin.test"
@@ -68,6 +70,19 @@ def request(provider: Provider, account: str, **over: Any) -> PublishRequest:
     return replace(base, **over)
 
 
+def sent_earlier(provider: Provider, account: str, **over: Any) -> PublishRequest:
+    """A request whose attempt started 5 minutes ago and whose create was sent 4 minutes ago
+    (past the listing grace: "not listed" can mean absent)."""
+    now = datetime.now(UTC)
+    return request(
+        provider,
+        account,
+        attempt_started_at=now - timedelta(minutes=5),
+        create_sent_at=now - timedelta(minutes=4),
+        **over,
+    )
+
+
 def graph_error(code: int, message: str = "boom", **extra: Any) -> dict[str, Any]:
     return {"error": {"message": message, "type": "OAuthException", "code": code, **extra}}
 
@@ -94,3 +109,20 @@ def answer(route: respx.Route, reply: httpx.Response | Exception) -> respx.Route
     if isinstance(reply, Exception):
         return route.mock(side_effect=reply)
     return route.mock(return_value=reply)
+
+
+async def create_fails(
+    publisher: Publisher,
+    route: respx.Route,
+    reply: httpx.Response | Exception,
+    req: PublishRequest,
+    prepared: Prepared,
+    error: type[E],
+) -> E:
+    """The create call answered with `reply` raises `error`: sent once, no token in it."""
+    answer(route, reply)
+    with pytest.raises(error) as caught:
+        await publisher.create(req, prepared)
+    assert route.call_count == 1  # never retried inside
+    assert TOKEN not in repr(caught.value)
+    return caught.value

@@ -20,7 +20,16 @@ from app.integrations.errors import (
 )
 from app.publishers import Publishers
 from app.publishers.base import ReadyStatus, ReconcileOutcome
-from tests.publishers.conftest import LI, MEMBER, ORG, TOKEN, answer, media_route, request
+from tests.publishers.conftest import (
+    LI,
+    MEMBER,
+    ORG,
+    TOKEN,
+    create_fails,
+    media_route,
+    request,
+    sent_earlier,
+)
 
 URN = "urn:li:share:6844785523593134080"
 UPLOAD = "https://www.linkedin.com/dms-uploads/opaque-1"
@@ -101,9 +110,10 @@ async def test_one_image_and_many(mock: respx.MockRouter, publishers: Publishers
         "media": {"id": "urn:li:image:C0"}
     }
     req = request(
-        Provider.LINKEDIN, MEMBER,
+        Provider.LINKEDIN,
+        MEMBER,
         media_urls=("https://cdn.example.com/1.png", "https://cdn.example.com/2.png"),
-    )  # fmt: skip
+    )
     prepared = await pub.prepare(req)
     await pub.create(req, prepared)
     assert json.loads(posts.calls.last.request.content)["content"] == {
@@ -135,13 +145,20 @@ async def test_video_parts_finalize_and_processing(
     video = bytes(range(256)) * 40  # 10,240 bytes
     media_route(mock, "https://cdn.example.com/v.mp4", video, "video/mp4")
     init = mock.post(f"{LI}/rest/videos", params={"action": "initializeUpload"}).mock(
-        return_value=httpx.Response(200, json={"value": {
-            "video": "urn:li:video:V1", "uploadToken": "",
-            "uploadInstructions": [
-                {"uploadUrl": f"{UPLOAD}p1", "firstByte": 0, "lastByte": 4095},
-                {"uploadUrl": f"{UPLOAD}p2", "firstByte": 4096, "lastByte": 10239},
-            ]}})
-    )  # fmt: skip
+        return_value=httpx.Response(
+            200,
+            json={
+                "value": {
+                    "video": "urn:li:video:V1",
+                    "uploadToken": "",
+                    "uploadInstructions": [
+                        {"uploadUrl": f"{UPLOAD}p1", "firstByte": 0, "lastByte": 4095},
+                        {"uploadUrl": f"{UPLOAD}p2", "firstByte": 4096, "lastByte": 10239},
+                    ],
+                }
+            },
+        )
+    )
     p1 = mock.put(f"{UPLOAD}p1").mock(return_value=httpx.Response(200, headers={"ETag": "e-1"}))
     p2 = mock.put(f"{UPLOAD}p2").mock(return_value=httpx.Response(200, headers={"ETag": "e-2"}))
     fin = mock.post(f"{LI}/rest/videos", params={"action": "finalizeUpload"}).mock(
@@ -156,16 +173,19 @@ async def test_video_parts_finalize_and_processing(
     assert p1.calls.last.request.content == video[:4096]
     assert p2.calls.last.request.content == video[4096:]
     assert json.loads(fin.calls.last.request.content)["finalizeUploadRequest"] == {
-        "video": "urn:li:video:V1", "uploadToken": "", "uploadedPartIds": ["e-1", "e-2"]
-    }  # fmt: skip
+        "video": "urn:li:video:V1",
+        "uploadToken": "",
+        "uploadedPartIds": ["e-1", "e-2"],
+    }
     mock.get(url__startswith=f"{LI}/rest/videos/").mock(
         side_effect=[
             httpx.Response(200, json={"status": "PROCESSING"}),
             httpx.Response(200, json={"status": "AVAILABLE"}),
-            httpx.Response(200, json={"status": "PROCESSING_FAILED",
-                                      "processingFailureReason": "bad codec"}),
+            httpx.Response(
+                200, json={"status": "PROCESSING_FAILED", "processingFailureReason": "bad codec"}
+            ),
         ]
-    )  # fmt: skip
+    )
     assert (await pub.check_ready(req, prepared)).status is ReadyStatus.WAITING
     assert (await pub.check_ready(req, prepared)).status is ReadyStatus.READY
     failed = await pub.check_ready(req, prepared)
@@ -210,10 +230,13 @@ DUPLICATE = {
     "errorDetailType": "com.linkedin.common.error.BadRequest",
     "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
     "Content is a duplicate of urn:li:share:7295588489876647936",
-    "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {},
-                                      "code": "DUPLICATE_POST"}]},
+    "errorDetails": {
+        "inputErrors": [
+            {"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}
+        ]
+    },
     "status": 422,
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -237,17 +260,14 @@ async def test_create_errors_by_class(
     error: type[Exception],
 ) -> None:
     pub = publishers.for_provider(Provider.LINKEDIN)
-    route = answer(mock.post(f"{LI}/rest/posts"), reply)
     req = request(Provider.LINKEDIN, ORG)
-    with pytest.raises(error) as caught:
-        await pub.create(req, {"kind": "text"})
-    assert route.call_count == 1  # never retried inside
-    assert TOKEN not in repr(caught.value)
-    if error is DuplicateError:
-        assert caught.value.existing_id == "urn:li:share:7295588489876647936"  # type: ignore[attr-defined]
-        assert caught.value.may_mean_posted  # type: ignore[attr-defined]
-    if error is OutcomeUnknownError and not isinstance(reply, Exception):
-        assert caught.value.http_status in (500, 201)  # type: ignore[attr-defined]
+    route = mock.post(f"{LI}/rest/posts")
+    raised = await create_fails(pub, route, reply, req, {"kind": "text"}, error)
+    if isinstance(raised, DuplicateError):
+        assert raised.existing_id == "urn:li:share:7295588489876647936"
+        assert raised.may_mean_posted
+    if isinstance(raised, OutcomeUnknownError) and not isinstance(reply, Exception):
+        assert raised.http_status in (500, 201)
 
 
 def _post(urn: str, text: str, created: datetime, author: str = ORG) -> dict[str, object]:
@@ -266,8 +286,7 @@ def _post(urn: str, text: str, created: datetime, author: str = ORG) -> dict[str
 async def test_reconcile_organization(mock: respx.MockRouter, publishers: Publishers) -> None:
     pub = publishers.for_provider(Provider.LINKEDIN)
     now = datetime.now(UTC)
-    req = request(Provider.LINKEDIN, ORG, attempt_started_at=now - timedelta(minutes=5),
-                  create_sent_at=now - timedelta(minutes=4))  # fmt: skip
+    req = sent_earlier(Provider.LINKEDIN, ORG)
     listing = mock.get(url__startswith=f"{LI}/rest/posts")
     old = _post("urn:li:share:1", r"Hello \(world\)", now - timedelta(days=2))
     mine = _post(URN, r"Hello \(world\)", now - timedelta(minutes=4))
