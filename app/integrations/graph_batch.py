@@ -29,7 +29,6 @@ from app.integrations.errors import (
     ThrottledError,
     TokenError,
     TransientError,
-    classify_graph_error,
 )
 from app.integrations.http import (
     KeyedLimiter,
@@ -42,6 +41,7 @@ from app.integrations.http import (
     parse_retry_after,
     send_request,
 )
+from app.integrations.platforms.meta_errors import classify_graph_error
 from app.integrations.types import JSON
 
 log = structlog.get_logger(__name__)

@@ -24,7 +24,6 @@ from app.integrations.errors import (
     ThrottledError,
     TokenError,
     TransientError,
-    classify_linkedin_error,
 )
 from app.integrations.http import (
     RetryPolicy,
@@ -41,6 +40,7 @@ from app.integrations.platforms.linkedin import (
     SHARE_URN_PREFIX,
     UGC_POST_URN_PREFIX,
 )
+from app.integrations.platforms.linkedin_errors import classify_linkedin_error
 from app.integrations.types import JSON, PostFetchResult
 
 log = structlog.get_logger(__name__)

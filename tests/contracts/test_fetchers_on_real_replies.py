@@ -24,10 +24,10 @@ from app.integrations.errors import (
     PlatformPermissionError,
     ThrottledError,
     TokenError,
-    classify_graph_error,
 )
 from app.integrations.linkedin_insights import LinkedInClientConfig, LinkedInInsightsClient
 from app.integrations.meta_insights import MetaInsightsClient
+from app.integrations.platforms.meta_errors import classify_graph_error
 from app.integrations.types import PostFetchResult
 from app.services.insights_mapper import map_linkedin_to_post_metrics, map_meta_to_post_metrics
 from tests.contracts.platform_replies import TOKEN_MARKER, load

@@ -16,10 +16,10 @@ from app.integrations.errors import (
     ThrottledError,
     TokenError,
     TransientError,
-    classify_graph_error,
-    classify_linkedin_error,
     redact,
 )
+from app.integrations.platforms.linkedin_errors import classify_linkedin_error
+from app.integrations.platforms.meta_errors import classify_graph_error
 
 TOKEN = "EAABwzLixnjYBAsecretsecretsecret"
 

@@ -17,12 +17,7 @@ from typing import Any, Literal
 from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
-from app.integrations.errors import (
-    PlatformError,
-    ThrottledError,
-    classify_linkedin_error,
-    classify_linkedin_publish_error,
-)
+from app.integrations.errors import PlatformError, ThrottledError
 from app.integrations.platforms.base import (
     AccountKind,
     ErrorReply,
@@ -31,6 +26,7 @@ from app.integrations.platforms.base import (
     MetricsRequest,
 )
 from app.integrations.platforms.content import ContentRules
+from app.integrations.platforms.linkedin_errors import classify_linkedin_error
 from app.integrations.platforms.payload import as_count
 from app.integrations.types import PostFetchResult
 
@@ -123,18 +119,16 @@ class LinkedInPlatform:
         return settings.LINKEDIN_API_VERSION
 
     def classify_error(self, reply: ErrorReply) -> PlatformError:
+        return self._classify(reply, publishing=False)
+
+    def classify_publish_error(self, reply: ErrorReply) -> PlatformError:
+        return self._classify(reply, publishing=True)
+
+    def _classify(self, reply: ErrorReply, *, publishing: bool) -> PlatformError:
         return classify_linkedin_error(
             reply.status or 500,  # no status: the reply never came, which is transient
             reply.body,
-            secrets=reply.secrets,
-            throttle_key=reply.throttle_key,
-            retry_after=reply.retry_after,
-        )
-
-    def classify_publish_error(self, reply: ErrorReply) -> PlatformError:
-        return classify_linkedin_publish_error(
-            reply.status or 500,
-            reply.body,
+            publishing=publishing,
             secrets=reply.secrets,
             throttle_key=reply.throttle_key,
             retry_after=reply.retry_after,

@@ -11,14 +11,13 @@ from typing import Any
 from app.core.config import Settings
 from app.core.metrics import MetricValues
 from app.core.vocabulary import MetricsSource, Provider
-from app.integrations.errors import (
-    PlatformError,
-    ThrottledError,
+from app.integrations.errors import PlatformError, ThrottledError
+from app.integrations.errors import Provider as ErrorSource
+from app.integrations.platforms.base import AccountKind, ErrorReply, IdRule
+from app.integrations.platforms.meta_errors import (
     classify_graph_error,
     classify_graph_publish_error,
 )
-from app.integrations.errors import Provider as ErrorSource
-from app.integrations.platforms.base import AccountKind, ErrorReply, IdRule
 
 # The throttle key of Meta's app-wide limit (one app, every page and Instagram account).
 META_APP_THROTTLE_KEY = "meta:app"
