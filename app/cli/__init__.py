@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli import admin, demo, insights, run, sandbox
+from app.cli import admin, demo, insights, publish, run, sandbox
 from app.core.config import ConfigError
 
 cli = typer.Typer(
@@ -21,6 +21,7 @@ cli.add_typer(admin.key_cli, name="key")
 cli.add_typer(admin.keys_cli, name="keys")
 cli.add_typer(insights.insights_cli, name="insights")
 run.register(cli)
+publish.register(cli)
 sandbox.register(cli)
 demo.register(cli)
 

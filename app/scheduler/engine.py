@@ -113,7 +113,7 @@ async def next_attempt_step(target_id: str, number: int, transient: bool) -> int
 
 
 @DBOS.step()
-async def claim_step(now_iso: str) -> list[dict[str, Any]]:
+async def publish_claim_step(now_iso: str) -> list[dict[str, Any]]:
     """Claim what is due and open its attempts (recorded: a replay enqueues the same ones)."""
     ctx = _ctx()
     s = ctx.runtime.settings
@@ -131,7 +131,7 @@ async def claim_step(now_iso: str) -> list[dict[str, Any]]:
 
 
 @DBOS.step()
-async def stuck_step(now_iso: str) -> list[dict[str, Any]]:
+async def publish_stuck_step(now_iso: str) -> list[dict[str, Any]]:
     ctx = _ctx()
     async with ctx.runtime.sessionmaker() as session:
         stuck = await stuck_targets(session, now=datetime.fromisoformat(now_iso), limit=500)
@@ -196,11 +196,11 @@ async def publish_workflow(target_id: str, number: int, account_id: str) -> str:
 @DBOS.workflow()
 async def publish_pass_workflow(now_iso: str) -> dict[str, Any]:
     """One pass: claim and enqueue what is due, then sweep what is stuck."""
-    started = [StartedAttempt(**a) for a in await claim_step(now_iso)]
+    started = [StartedAttempt(**a) for a in await publish_claim_step(now_iso)]
     for item in started:
         await _enqueue(item)
     swept = 0
-    for raw in await stuck_step(now_iso):
+    for raw in await publish_stuck_step(now_iso):
         swept += await _sweep_one(raw)
     if started or swept:
         log.info("publish.pass", started=len(started), swept=swept)

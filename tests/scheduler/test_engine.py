@@ -1,0 +1,84 @@
+"""The engine on DBOS, in-process: the tick publishes a due schedule within seconds, a lost
+reply is reconciled (one post), and a cancelled schedule is never published."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import pytest
+from sqlalchemy import update
+
+from app.core.runtime import Runtime
+from app.models import Provider, Schedule, ScheduleStatus, TargetState
+from tests.scheduler.fakes import FakePlatform, FakePublisher
+from tests.scheduler.helpers import attempts_of, make_due, schedule_of, target_of
+from workers import background
+
+
+@dataclass
+class Engine:
+    runtime: Runtime
+    platform: FakePlatform
+
+
+@pytest.fixture
+async def engine(runtime: Runtime) -> AsyncIterator[Engine]:
+    settings = runtime.settings.model_copy(
+        update={"PUBLISH_TICK_SECONDS": 1, "PUBLISH_RECONCILE_SECONDS": 0.1}
+    )
+    rt = replace(runtime, settings=settings)
+    platform = FakePlatform()
+    publishers = {p: FakePublisher(p, platform) for p in Provider}
+    await background.start_background(
+        rt, role="test", poller=False, publisher_for=publishers.__getitem__
+    )
+    yield Engine(rt, platform)
+    await background.stop_background()
+
+
+async def _until_final(runtime: Runtime, target_id: object, timeout: float = 15.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        target = await target_of(runtime, target_id)  # type: ignore[arg-type]
+        if target.state in (TargetState.POSTED, TargetState.FAILED, TargetState.UNKNOWN):
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError("the target was not settled in time")
+
+
+async def test_tick_publishes_a_due_schedule_within_seconds(engine: Engine) -> None:
+    due = await make_due(engine.runtime, minutes_ago=0)
+    took = await _until_final(engine.runtime, due.target_id)
+    assert took < 5.0
+    assert (await target_of(engine.runtime, due.target_id)).state == TargetState.POSTED
+    assert (await schedule_of(engine.runtime, due.schedule_id)).status == ScheduleStatus.POSTED
+    assert engine.platform.posts(due.target_id) == 1
+
+
+async def test_lost_reply_is_reconciled_by_the_engine(engine: Engine) -> None:
+    engine.platform.faults = deque(["lost_absent", "lost_created"])
+    due = await make_due(engine.runtime)
+    await _until_final(engine.runtime, due.target_id)
+    assert (await target_of(engine.runtime, due.target_id)).state == TargetState.POSTED
+    assert engine.platform.posts(due.target_id) == 1
+    assert len(await attempts_of(engine.runtime, due.target_id)) == 2
+
+
+async def test_cancelled_schedule_is_never_published(engine: Engine) -> None:
+    due = await make_due(engine.runtime, minutes_ago=-0.05)  # due in 3 s
+    async with engine.runtime.sessionmaker() as s, s.begin():
+        await s.execute(
+            update(Schedule)
+            .where(Schedule.id == due.schedule_id)
+            .values(status=ScheduleStatus.CANCELLED)
+        )
+    other = await make_due(engine.runtime)
+    await _until_final(engine.runtime, other.target_id)
+    await asyncio.sleep(3.5)
+    assert (await schedule_of(engine.runtime, due.schedule_id)).status == ScheduleStatus.CANCELLED
+    assert engine.platform.posts(due.target_id) == 0
+    assert await attempts_of(engine.runtime, due.target_id) == []
