@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from app.sandbox.client_publish import PublishingControl
 from app.sandbox.entities import SUBCODE_PASSWORD_CHANGED
 from app.sandbox.tokens import LINKEDIN_ACCESS_TTL, META_LONG_LIVED
 
@@ -38,8 +39,12 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class SandboxControl:
-    """Client for ``/_sandbox/*``. Pass ``transport=httpx.ASGITransport(app)`` to run in-process."""
+class SandboxControl(PublishingControl):
+    """Client for ``/_sandbox/*``. Pass ``transport=httpx.ASGITransport(app)`` to run in-process.
+
+    The publishing calls (``published``, ``published_counts``, ``set_publish_fault``, ...)
+    come from `PublishingControl`.
+    """
 
     def __init__(
         self,

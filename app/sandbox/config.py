@@ -44,6 +44,14 @@ class Settings:
     ig_video_processing_seconds: float = 20.0
     ig_container_ttl_seconds: float = 86_400.0  # unpublished containers expire after 24 h
     linkedin_version_max_age_months: int = 12  # older LinkedIn-Version -> 426
+    linkedin_image_processing_seconds: float = 2.0  # image PROCESSING -> AVAILABLE after upload
+    linkedin_video_processing_seconds: float = 30.0  # video PROCESSING -> AVAILABLE after finalize
+    linkedin_video_part_bytes: int = 4_194_304  # size of each uploadInstructions part
+    # Identical content by the same author within this window: 422 DUPLICATE_POST (the real
+    # window is undocumented, "short": research §3.6).
+    linkedin_duplicate_window_seconds: float = 3600.0
+    # The same status text as the Page's previous /feed post within this window: 506.
+    fb_duplicate_window_seconds: float = 3600.0
     # Graph insights replies carry time-paging links (token inside), as the real API's do.
     meta_time_paging: bool = True
 

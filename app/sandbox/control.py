@@ -23,6 +23,7 @@ from app.sandbox.control_ops import (
     seed_posts,
     settings,
 )
+from app.sandbox.control_publish import media_file, publish_faults, published
 from app.sandbox.entities import KIND_PAGE, KIND_USER, LINKEDIN, META, SUBCODE_PASSWORD_CHANGED
 from app.sandbox.state import (
     LINKEDIN_ACCESS_TTL,
@@ -43,6 +44,7 @@ async def reset(ctl: Ctl) -> Any:
     ctl.state.clear(ctl.field("world_seed", str))
     ctl.state.counters.reset()
     ctl.state.faults.clear()
+    ctl.state.publish_faults.clear()
     seed = ctl.field("seed", str)
     if seed == "demo":
         seeds.build_demo(ctl.state, app_secret=ctl.field("app_secret", str))
@@ -242,6 +244,10 @@ def control_routes() -> Mount:
         Route("/settings", settings, methods=["GET", "PUT"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/faults/{rule_id:int}", faults, methods=["DELETE"]),
+        Route("/publish-faults", publish_faults, methods=["GET", "POST", "DELETE"]),
+        Route("/publish-faults/{rule_id:int}", publish_faults, methods=["DELETE"]),
+        Route("/published", published, methods=["GET", "DELETE"]),
+        Route("/media/{name}", media_file, methods=["GET"]),
         Route("/counters", counters, methods=["GET", "DELETE"]),
         Route("/clock", clock, methods=["GET", "PUT"]),
         Route("/clock/advance", clock, methods=["POST"]),

@@ -159,3 +159,46 @@ class Container:
     media_id: str | None = None
     is_carousel_item: bool = False
     children: tuple[str, ...] = ()
+    error_subcode: int | None = None  # processing ends ERROR with this subcode
+
+
+@dataclass(slots=True)
+class FbPhoto:
+    """A photo uploaded with ``published=false``: invisible until a feed post attaches it."""
+
+    id: str
+    page_id: str
+    url: str
+    created_at: float
+    post_id: str | None = None  # the feed post that attached it
+
+
+@dataclass(slots=True)
+class LinkedInAsset:
+    """An image or video of the LinkedIn Images/Videos APIs, from initializeUpload on."""
+
+    urn: str
+    kind: str  # image | video
+    owner: str  # the owner URN given to initializeUpload
+    created_at: float
+    size: int = 0
+    parts: list[list[int]] = field(default_factory=list)  # [firstByte, lastByte] per part
+    upload_keys: list[str] = field(default_factory=list)  # one opaque upload URL key per part
+    etags: list[str | None] = field(default_factory=list)  # per part, once uploaded
+    uploaded: bool = False  # image PUT done / video finalized
+    ready_at: float | None = None  # when processing ends
+    failure: str | None = None  # processing ends PROCESSING_FAILED with this reason
+
+
+@dataclass(slots=True)
+class Published:
+    """One post created through a publishing endpoint (what ``/_sandbox/published`` counts)."""
+
+    post_id: str
+    platform: str
+    owner_id: str
+    text: str
+    link: str | None
+    media: tuple[str, ...]  # media URLs (Meta) or media URNs (LinkedIn)
+    endpoint: str
+    created_at: float

@@ -7,15 +7,23 @@ from __future__ import annotations
 import fnmatch
 import random
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx
 
 FAULT_KINDS = ("429", "5xx", "slow", "drop", "malformed", "batch_null")
 BATCH_ITEM_KINDS = frozenset({"batch_null"})  # applied per batch item, not per HTTP request
 
 
-class ConnectionDropped(Exception):  # noqa: N818 - it names what happened to the client
-    """Raised by the fault layer after a partial response: the server closes the connection."""
+class ConnectionDropped(httpx.RemoteProtocolError):  # noqa: N818 - what the client sees
+    """Raised by the fault layer after a partial response: the server closes the connection.
+
+    Over a socket the client sees a broken connection; in-process (``httpx.ASGITransport``)
+    this exception reaches the client itself, so it is the transport error httpx raises for a
+    peer that closed the connection mid-reply.
+    """
 
 
 @dataclass(slots=True)
@@ -70,15 +78,29 @@ class FaultRule:
         }
 
 
-class FaultInjector:
-    __slots__ = ("_next_id", "rules")
+class _Rule(Protocol):
+    id: int
+    rate: float
+    remaining: int | None
+    fired: int
+    _rng: random.Random
 
-    def __init__(self) -> None:
-        self.rules: list[FaultRule] = []
+
+R = TypeVar("R", bound=_Rule)
+
+
+class RuleBook(Generic[R]):
+    """Numbered rules, checked in order: rate draws (seeded per rule) and "next N" counts."""
+
+    __slots__ = ("_make", "_next_id", "rules")
+
+    def __init__(self, make: Callable[..., R]) -> None:
+        self._make = make
+        self.rules: list[R] = []
         self._next_id = 1
 
-    def add(self, **kwargs: Any) -> FaultRule:
-        rule = FaultRule(id=self._next_id, **kwargs)
+    def add(self, **kwargs: Any) -> R:
+        rule = self._make(id=self._next_id, **kwargs)
         self._next_id += 1
         self.rules.append(rule)
         return rule
@@ -87,6 +109,27 @@ class FaultInjector:
         before = len(self.rules)
         self.rules = [] if rule_id is None else [r for r in self.rules if r.id != rule_id]
         return before - len(self.rules)
+
+    @staticmethod
+    def first_firing(candidates: Iterable[R]) -> R | None:
+        """The first of ``candidates`` (rules that match) whose draw fires; it is counted."""
+        for rule in candidates:
+            if rule.remaining == 0:
+                continue
+            if rule.rate < 1.0 and rule._rng.random() >= rule.rate:
+                continue
+            if rule.remaining is not None:
+                rule.remaining -= 1
+            rule.fired += 1
+            return rule
+        return None
+
+
+class FaultInjector(RuleBook[FaultRule]):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(FaultRule)
 
     def pick(self, method: str, path: str, platform: str) -> FaultRule | None:
         """The first matching request-level rule that fires for this request, if any."""
@@ -98,15 +141,9 @@ class FaultInjector:
         return self.rules != [] and self._fire("POST", path, "meta", item_level=True) is not None
 
     def _fire(self, method: str, path: str, platform: str, *, item_level: bool) -> FaultRule | None:
-        for rule in self.rules:
-            if (rule.kind in BATCH_ITEM_KINDS) != item_level:
-                continue
-            if rule.remaining == 0 or not rule.matches(method, path, platform):
-                continue
-            if rule.rate < 1.0 and rule._rng.random() >= rule.rate:
-                continue
-            if rule.remaining is not None:
-                rule.remaining -= 1
-            rule.fired += 1
-            return rule
-        return None
+        return self.first_firing(
+            rule
+            for rule in self.rules
+            if (rule.kind in BATCH_ITEM_KINDS) == item_level
+            and rule.matches(method, path, platform)
+        )

@@ -7,15 +7,24 @@ from typing import Any
 
 class LinkedInError(Exception):
     def __init__(
-        self, status: int, code: str | None, message: str, service_error_code: int | None = None
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        service_error_code: int | None = None,
+        *,
+        full_body: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.service_error_code = service_error_code
+        self.full_body = full_body  # a body of another shape (e.g. DUPLICATE_POST's)
 
     def body(self) -> dict[str, Any]:
+        if self.full_body is not None:
+            return dict(self.full_body)
         out: dict[str, Any] = {"status": self.status}
         if self.service_error_code is not None:
             out["serviceErrorCode"] = self.service_error_code
@@ -61,3 +70,27 @@ def unprocessable(path: str) -> LinkedInError:
         "UNPROCESSABLE_ENTITY",
         f"ERROR :: {path} :: field is required but not found and has no default value\n",
     )
+
+
+def duplicate_post(existing_urn: str) -> LinkedInError:
+    """422 for content identical to a recent post of the author, naming that post (the shape of
+    the captures quoted in research §3.6)."""
+    message = (
+        "com.linkedin.content.common.exception.BadRequestResponseException: "
+        f"Content is a duplicate of {existing_urn}"
+    )
+    body = {
+        "errorDetailType": "com.linkedin.common.error.BadRequest",
+        "message": message,
+        "errorDetails": {
+            "inputErrors": [
+                {"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}
+            ]
+        },
+        "status": 422,
+    }
+    return LinkedInError(422, "DUPLICATE_POST", message, full_body=body)
+
+
+def invalid_content(path: str, reason: str) -> LinkedInError:
+    return LinkedInError(422, "UNPROCESSABLE_ENTITY", f"ERROR :: {path} :: {reason}\n")

@@ -9,10 +9,12 @@ from urllib.parse import parse_qsl, unquote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.sandbox import linkedin_oauth, linkedin_posts, linkedin_stats
+from app.sandbox import linkedin_media, linkedin_oauth, linkedin_posts, linkedin_stats
+from app.sandbox.fault_layer import lost_response
 from app.sandbox.linkedin_auth import authenticate, check_version, count_call
-from app.sandbox.linkedin_errors import LinkedInError, OAuthError
-from app.sandbox.restli import raw_query
+from app.sandbox.linkedin_errors import LinkedInError, OAuthError, bad_request
+from app.sandbox.publish_faults import LostReply
+from app.sandbox.restli import plain, raw_query
 from app.sandbox.state import SandboxState
 
 JSON_TYPE = "application/json"
@@ -43,6 +45,7 @@ async def rest_endpoint(request: Request) -> Response:
     token_value = None
     app_id = None
     out_headers: dict[str, str] = {}
+    lost: LostReply | None = None
     try:
         headers = {k.lower(): v for k, v in request.headers.items()}
         version = check_version(state, headers)
@@ -51,10 +54,31 @@ async def rest_endpoint(request: Request) -> Response:
         count_call(state, caller)
         raw = raw_query(request.scope.get("query_string", b""))
         status, body = 200, None
+        action = plain(raw.get("action", "")) if method == "POST" and key is None else ""
         if resource == "posts" and method == "POST" and key is None:
-            status, body, out_headers = linkedin_posts.create_post(
-                state, caller, await request.body()
+            try:
+                status, body, out_headers = linkedin_posts.create_post(
+                    state, caller, await request.body()
+                )
+            except LostReply as exc:
+                lost = exc
+                status, body, out_headers = exc.reply
+        elif resource == "posts" and method == "GET" and key is None and "q" in raw:
+            if plain(raw["q"]) != "author":
+                raise bad_request(f"Unsupported finder {plain(raw['q'])}")
+            body = linkedin_posts.posts_by_author(state, caller, raw)
+        elif resource in ("images", "videos") and action == "initializeUpload":
+            init = (
+                linkedin_media.initialize_image
+                if resource == "images"
+                else linkedin_media.initialize_video
             )
+            body = init(state, caller, await request.body(), str(request.base_url).rstrip("/"))
+        elif resource == "videos" and action == "finalizeUpload":
+            linkedin_media.finalize_video(state, caller, await request.body())
+        elif resource in ("images", "videos") and key is not None and method == "GET":
+            kind = "image" if resource == "images" else "video"
+            body = linkedin_media.get_asset(state, caller, kind, key)
         elif resource == "posts" and key is not None and method == "GET":
             body = linkedin_posts.get_post(state, caller, key)
         elif resource == "posts" and key is not None and method == "DELETE":
@@ -72,7 +96,23 @@ async def rest_endpoint(request: Request) -> Response:
         status, body, out_headers = err.status, err.body(), {}
         state.counters.bump("errors_by_code", f"linkedin {err.status}")
     state.counters.record(_label(method, resource, key is not None), token_value, app_id, status)
+    if lost is not None:  # the post exists; the client must not learn it from this reply
+        return lost_response(state, lost, _json(status, body, out_headers), "linkedin")
     return _json(status, body, out_headers)
+
+
+async def upload_endpoint(request: Request) -> Response:
+    """``PUT {uploadUrl}``: the URL is the credential (the token, if sent, is not needed)."""
+    state: SandboxState = request.app.state.sandbox
+    try:
+        status, headers = linkedin_media.upload(
+            state, request.path_params["key"], await request.body()
+        )
+        body = None
+    except LinkedInError as err:
+        status, body, headers = err.status, err.body(), {}
+    state.counters.record("linkedin PUT /dms-uploads/{key}", None, None, status)
+    return _json(status, body, headers)
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""LinkedIn ``/rest/posts`` (create, get, delete) and ``/rest/socialMetadata``."""
+"""LinkedIn ``/rest/posts`` (create, get, delete, ``q=author``) and ``/rest/socialMetadata``.
+
+Creating checks the media (known, the author's, ``AVAILABLE``), refuses content identical to
+the author's recent post (422 ``DUPLICATE_POST``, research §3.6) and applies the publishing
+faults; listing by author follows research §3.5 (members cannot be listed).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,20 @@ from app.sandbox.linkedin_errors import (
     LinkedInError,
     access_denied,
     bad_request,
+    duplicate_post,
+    invalid_content,
     not_found,
     unprocessable,
 )
-from app.sandbox.restli import RestliSyntaxError, parse_value
+from app.sandbox.linkedin_media import usable_media
+from app.sandbox.publish_faults import CREATE, LostReply
+from app.sandbox.restli import RestliSyntaxError, parse_value, plain
 from app.sandbox.state import SandboxState
 
 POSTS = "partnerApiPostsExternal"
 REQUIRED = ("author", "commentary", "visibility", "distribution", "lifecycleState")
+MAX_IMAGES = 20  # content.multiImage takes 2-20 images
+MAX_PAGE = 100
 
 
 def _media_kind(content: Any) -> tuple[str, str, str | None]:
@@ -73,22 +84,115 @@ def create_post(
         raise LinkedInError(
             422, "UNPROCESSABLE_ENTITY", "ERROR :: /lifecycleState :: only PUBLISHED is supported\n"
         )
-    media_type, urn_kind, link = _media_kind(data.get("content"))
+    content = data.get("content")
+    media = _content_media(state, content, author)
+    media_type, urn_kind, link = _media_kind(content)
     owner = state.li_owner(author) or ""
+    commentary = str(data.get("commentary", ""))
+    _check_duplicate(state, owner, commentary, content)
+    fault = state.publish_faults.draw(CREATE, LINKEDIN, owner)
+    if fault is not None:
+        state.counters.bump("faults", f"publish {fault.kind}")
+        if fault.kind == "duplicate":  # names the author's latest post, or (as seen) the member
+            latest = _author_posts(state, owner)
+            raise duplicate_post(latest[0].id if latest else caller.member.urn)
     post = state.new_post(
-        LINKEDIN,
-        owner,
-        media_type=media_type,
-        message=str(data.get("commentary", "")),
-        link=link,
-        urn_kind=urn_kind,
+        LINKEDIN, owner, media_type=media_type, message=commentary, link=link, urn_kind=urn_kind
     )
     state.li_post_extras[post.id] = {
         "visibility": data["visibility"],
         "distribution": data["distribution"],
-        "content": data.get("content"),
+        "content": content,
     }
-    return 201, None, {"x-restli-id": post.id, "x-linkedin-id": post.id}
+    state.record_published(post, "posts", text=commentary, link=link, media=media)
+    reply: tuple[int, Any, dict[str, str]] = (
+        201, None, {"x-restli-id": post.id, "x-linkedin-id": post.id}
+    )  # fmt: skip
+    if fault is not None and fault.kind == "lost_reply":
+        raise LostReply(fault, reply)
+    return reply
+
+
+def _content_media(state: SandboxState, content: Any, author: str) -> tuple[str, ...]:
+    """The media URNs of ``content``, checked: known, the author's, AVAILABLE; 2-20 images."""
+    if not isinstance(content, dict):
+        return ()
+    urns: list[tuple[str, str]] = []
+    if "multiImage" in content:
+        multi = content["multiImage"]
+        images = multi.get("images") if isinstance(multi, dict) else None
+        if not isinstance(images, list) or not 2 <= len(images) <= MAX_IMAGES:
+            raise invalid_content(
+                "/content/multiImage/images", f"must hold 2 to {MAX_IMAGES} images"
+            )
+        for i, image in enumerate(images):
+            urn = image.get("id") if isinstance(image, dict) else None
+            if not isinstance(urn, str) or not urn.startswith("urn:li:image:"):
+                raise invalid_content(f"/content/multiImage/images/{i}/id", "an image URN")
+            urns.append((urn, f"/content/multiImage/images/{i}/id"))
+    elif "media" in content:
+        media = content["media"]
+        urn = media.get("id") if isinstance(media, dict) else None
+        if not isinstance(urn, str) or not urn.startswith("urn:li:"):
+            raise invalid_content("/content/media/id", "a media URN is required")
+        urns.append((urn, "/content/media/id"))
+    for urn, path in urns:
+        problem = usable_media(state, urn, author, path)
+        if problem is not None:
+            raise problem
+    return tuple(urn for urn, _ in urns)
+
+
+def _check_duplicate(state: SandboxState, owner: str, commentary: str, content: Any) -> None:
+    """LinkedIn refuses content identical to a recent post by the same author (422)."""
+    since = state.now() - state.settings.linkedin_duplicate_window_seconds
+    for post in _author_posts(state, owner):
+        if post.created_at < since:
+            return
+        extras = state.li_post_extras.get(post.id)
+        if extras is not None and post.message == commentary and extras.get("content") == content:
+            raise duplicate_post(post.id)
+
+
+def _author_posts(state: SandboxState, owner: str) -> list[Post]:
+    """The author's live posts, newest first (no edits here: LAST_MODIFIED is CREATED)."""
+    now = state.now()
+    posts = [
+        state.posts[pid]
+        for pid in state.posts_by_owner.get(owner, ())
+        if not state.posts[pid].deleted and state.posts[pid].created_at <= now
+    ]
+    posts.sort(key=lambda p: p.created_at, reverse=True)
+    return posts
+
+
+def posts_by_author(state: SandboxState, caller: LinkedInCaller, raw: dict[str, str]) -> Any:
+    """``GET /rest/posts?q=author&author=..``: organizations (``r_organization_social``) only;
+    a member author answers 400 unless the token has the closed ``r_member_social``."""
+    author = plain(raw.get("author", ""))
+    owner = state.li_owner(author)
+    if owner is None:
+        raise bad_request(f"Invalid param author: {author}")
+    if author.startswith("urn:li:person:"):
+        if not (caller.has("r_member_social") and author == caller.member.urn):
+            raise LinkedInError(
+                400, None, "Member permissions must be used when using member as author"
+            )
+    elif not (caller.admin_of(owner) and caller.has("r_organization_social")):
+        raise access_denied(POSTS, "FINDER-author", caller.version)
+    sort_by = plain(raw.get("sortBy", "LAST_MODIFIED"))
+    if sort_by not in ("LAST_MODIFIED", "CREATED"):
+        raise bad_request(f"Invalid param sortBy: {sort_by}")
+    try:
+        start = max(0, int(plain(raw.get("start", "0"))))
+        count = max(1, min(MAX_PAGE, int(plain(raw.get("count", "10")))))
+    except ValueError:
+        raise bad_request("start and count must be integers") from None
+    page = _author_posts(state, owner)[start : start + count]  # either order: no edits
+    return {
+        "elements": [get_post(state, caller, post.id) for post in page],
+        "paging": {"start": start, "count": count, "links": []},
+    }
 
 
 def _author_urn(state: SandboxState, post: Post) -> str:

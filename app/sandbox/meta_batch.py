@@ -10,6 +10,7 @@ from app.sandbox.graph_errors import GraphError, invalid_parameter
 from app.sandbox.meta_auth import GraphRequest, authenticate
 from app.sandbox.meta_dispatch import LATEST_VERSION, dispatch, parse_version
 from app.sandbox.meta_router import GraphResult
+from app.sandbox.publish_faults import LostReply
 from app.sandbox.state import SandboxState
 
 MAX_BATCH = 50
@@ -54,6 +55,7 @@ def run_batch(state: SandboxState, req: GraphRequest) -> GraphResult:
         authenticate(state, req)  # a bad fallback token fails the whole batch
     include_headers = req.params.get("include_headers", "true") != "false"
     out: list[dict[str, Any] | None] = []
+    lost: LostReply | None = None
     last_headers: dict[str, str] = {}
     batch_path = f"/{req.version}/"
     for item in items:
@@ -69,10 +71,16 @@ def run_batch(state: SandboxState, req: GraphRequest) -> GraphResult:
         except GraphError as err:
             status, body = err.status, err.body()
         else:
-            status, body, headers = dispatch(state, sub)
+            try:
+                status, body, headers = dispatch(state, sub)
+            except LostReply as exc:  # the item ran; the batch's whole reply will be lost
+                lost = lost or exc
+                status, body, headers = exc.reply
         last_headers.update(headers)
         entry: dict[str, Any] = {"code": status, "body": json.dumps(body, separators=(",", ":"))}
         if include_headers:
             entry["headers"] = _ITEM_HEADERS + [{"name": k, "value": v} for k, v in headers.items()]
         out.append(entry)
+    if lost is not None:
+        raise LostReply(lost.rule, (200, out, last_headers))
     return 200, out, last_headers

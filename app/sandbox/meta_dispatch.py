@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.sandbox import meta_oauth, meta_publish, meta_reads
+from app.sandbox import ig_publish, meta_oauth, meta_publish, meta_reads
 from app.sandbox.fields import split_list
 from app.sandbox.graph_errors import (
     GraphError,
@@ -15,11 +15,12 @@ from app.sandbox.graph_errors import (
 from app.sandbox.meta_auth import Caller, GraphRequest, authenticate
 from app.sandbox.meta_objects import GraphNode, render_node, resolve_node
 from app.sandbox.meta_router import ROUTES, Call, GraphResult, parse_specs
+from app.sandbox.publish_faults import LostReply
 from app.sandbox.state import SandboxState
 
 LATEST_VERSION = "v26.0"
 MAX_IDS = 50
-_HANDLER_MODULES = (meta_reads, meta_publish)  # importing them registers their routes
+_HANDLER_MODULES = (meta_reads, meta_publish, ig_publish)  # importing them registers their routes
 
 
 def parse_version(version: str) -> int | None:
@@ -77,18 +78,25 @@ def count_call(
 
 
 def dispatch(state: SandboxState, req: GraphRequest) -> GraphResult:
-    """Answer one Graph call (never raises); errors come back in Graph's JSON shape."""
+    """Answer one Graph call; errors come back in Graph's JSON shape. Raises only `LostReply`
+    (a publishing fault: the post was created, the HTTP layer must lose the reply)."""
     token_value = req.token
     app_id = None
+    lost: LostReply | None = None
     try:
         status, body, headers = _dispatch(state, req)
     except GraphError as err:
         state.counters.bump("errors_by_code", str(err.code))
         status, body, headers = err.status, err.body(), err.headers
+    except LostReply as exc:  # created; the HTTP layer loses the reply
+        lost = exc
+        status, body, headers = exc.reply
     if token_value:
         token = state.tokens.get(token_value)
         app_id = token.app_id if token is not None else None
     state.counters.record(endpoint_label(req), token_value, app_id, status)
+    if lost is not None:
+        raise lost
     return status, body, headers
 
 

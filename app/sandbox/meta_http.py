@@ -9,11 +9,13 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.sandbox.fault_layer import lost_response
 from app.sandbox.graph_errors import GraphError
 from app.sandbox.meta_auth import GraphRequest, token_from_header
 from app.sandbox.meta_batch import run_batch
 from app.sandbox.meta_dispatch import LATEST_VERSION, dispatch, endpoint_label, parse_version
 from app.sandbox.meta_oauth import dialog_redirect
+from app.sandbox.publish_faults import LostReply
 from app.sandbox.state import SandboxState
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -77,12 +79,17 @@ async def graph_endpoint(request: Request) -> Response:
     if token is None:
         token = token_from_header(request.headers.get("authorization"))
     req = GraphRequest(request.method, version, segments, params, token, _base_url(request))
-    if not segments and request.method == "POST" and "batch" in params:
-        try:
-            status, body, headers = run_batch(state, req)
-        except GraphError as err:
-            status, body, headers = err.status, err.body(), err.headers
-        state.counters.bump("by_endpoint", endpoint_label(req))
-        return _respond(status, body, headers, version)
-    status, body, headers = dispatch(state, req)
+    try:
+        if not segments and request.method == "POST" and "batch" in params:
+            try:
+                status, body, headers = run_batch(state, req)
+            except GraphError as err:
+                status, body, headers = err.status, err.body(), err.headers
+            finally:
+                state.counters.bump("by_endpoint", endpoint_label(req))
+            return _respond(status, body, headers, version)
+        status, body, headers = dispatch(state, req)
+    except LostReply as lost:  # the post exists; the client must not learn it from this reply
+        # (in a batch, the whole batch's reply is lost)
+        return lost_response(state, lost, _respond(*lost.reply, version), "meta")
     return _respond(status, body, headers, version)

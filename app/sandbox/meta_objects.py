@@ -415,6 +415,8 @@ class _Renderer:
         if spec.name == "status_code":
             return status
         if spec.name == "status":
+            if status == "ERROR":  # the subcode inside the text, as reported (research §2.2)
+                return f"Error: Media upload has failed with error code {container.error_subcode}"
             return {
                 "IN_PROGRESS": "In Progress: Media is still being processed.",
                 "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
@@ -425,12 +427,17 @@ class _Renderer:
 
 
 def container_status(state: SandboxState, container: Container, now: float) -> str:
-    """IN_PROGRESS until processed, then FINISHED; EXPIRED 24 h after creation unless published."""
+    """IN_PROGRESS until processed, then FINISHED (or ERROR when processing fails); EXPIRED
+    24 h after creation unless published."""
     if container.status_code in ("PUBLISHED", "ERROR"):
         return container.status_code
+    if now < container.ready_at:
+        return "IN_PROGRESS"
+    if container.error_subcode is not None:
+        return "ERROR"
     if now - container.created_at >= state.settings.ig_container_ttl_seconds:
         return "EXPIRED"
-    return "FINISHED" if now >= container.ready_at else "IN_PROGRESS"
+    return "FINISHED"
 
 
 def render_node(

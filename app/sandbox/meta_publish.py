@@ -1,22 +1,24 @@
-"""Graph publishing: page feed/photos/videos and the Instagram container flow."""
+"""Facebook Page publishing: ``/feed`` (text, link, ``attached_media``), ``/photos`` (published
+or not), ``/videos`` (``file_url``), with the duplicate rule and the publishing faults.
+
+Sources: docs/design/publishing-platform-facts.md §1 (replies ``{"id": "{page}_{post}"}``,
+``{"id", "post_id"}``, ``{"id": video id}``; 506 "Duplicate status message").
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from app.sandbox.entities import FACEBOOK, INSTAGRAM, Container
-from app.sandbox.fields import split_list
-from app.sandbox.graph_errors import (
-    GraphError,
-    invalid_parameter,
-    missing_permission,
-    publish_permission,
-)
-from app.sandbox.meta_objects import container_status
-from app.sandbox.meta_router import Call, parse_specs, route
+from app.sandbox.entities import FACEBOOK, FbPhoto, Post
+from app.sandbox.graph_errors import GraphError, invalid_parameter, publish_permission
+from app.sandbox.meta_objects import GraphNode, render_node
+from app.sandbox.meta_router import Call, paged, parse_specs, route
+from app.sandbox.publish_faults import CREATE, MEDIA_FETCH, LostReply, PublishFaultRule
 
-DUPLICATE_WINDOW = 3600.0
-DAY = 86_400.0
+_ATTACHED = re.compile(r"attached_media\[(\d+)\]")
+MAX_ATTACHED = 30  # unverified: peers send up to 10 photos; Graph's own cap is not documented
 
 
 def _require_page_publisher(call: Call) -> None:
@@ -28,188 +30,183 @@ def _require_page_publisher(call: Call) -> None:
         raise publish_permission()
 
 
-def _check_duplicate(call: Call, message: str, link: str | None) -> None:
-    """Graph refuses the same status text twice in a short while (code 506)."""
+def duplicate_status() -> GraphError:
+    return GraphError(506, "(#506) Duplicate status message")
+
+
+def create_fault(call: Call, platform: str) -> PublishFaultRule | None:
+    """The publishing fault for this create, raising at once the ones that refuse it."""
+    rule = call.state.publish_faults.draw(CREATE, platform, call.node.id)
+    if rule is None:
+        return None
+    call.state.counters.bump("faults", f"publish {rule.kind}")
+    if rule.kind == "duplicate":
+        raise duplicate_status()
+    if rule.kind == "policy":
+        raise GraphError(
+            rule.code or 368,
+            rule.message
+            or "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+            subcode=rule.subcode,
+        )
+    return rule
+
+
+def after_create(rule: PublishFaultRule | None, reply: dict[str, Any]) -> dict[str, Any]:
+    """The created post's reply, unless a fault loses it or answers an error instead."""
+    if rule is None:
+        return reply
+    if rule.kind == "lost_reply":
+        raise LostReply(rule, (200, reply, {}))
+    if rule.kind == "error_after_create":
+        raise GraphError(
+            rule.code if rule.code is not None else 4,
+            rule.message or "Application request limit reached",
+            subcode=rule.subcode if rule.subcode is not None else 2207051,
+            extra={
+                "is_transient": False,
+                "error_user_title": "Action is blocked",
+                "error_user_msg": "We restrict certain activity to protect our community. "
+                "Tell us if you think we made a mistake.",
+            },
+        )
+    return reply
+
+
+def media_fetch_fails(call: Call, platform: str, url: str) -> bool:
+    """Whether Meta "cannot download" ``url`` (a ``media_fetch_error`` fault)."""
+    rule = call.state.publish_faults.draw(MEDIA_FETCH, platform, call.node.id, url=url)
+    if rule is not None:
+        call.state.counters.bump("faults", f"publish {rule.kind}")
+    return rule is not None
+
+
+def _check_duplicate(call: Call, message: str) -> None:
+    """Graph refuses the same status text as the Page's previous one for a while (506)."""
     if not message:
         return
-    recent = call.state.fb_recent_messages.setdefault(call.node.id, {})
-    key = f"{message}\x00{link or ''}"
-    last = recent.get(key)
-    if last is not None and call.now - last < DUPLICATE_WINDOW:
-        raise GraphError(506, "(#506) Duplicate status message")
-    recent[key] = call.now
+    last = call.state.fb_last_message.get(call.node.id)
+    if (
+        last is not None
+        and last[0] == message
+        and call.now - float(str(last[1])) < call.state.settings.fb_duplicate_window_seconds
+    ):
+        raise duplicate_status()
+
+
+def _attached_media(call: Call) -> list[FbPhoto]:
+    """``attached_media`` as a JSON list or as ``attached_media[N]`` form fields."""
+    params = call.req.params
+    raw: list[tuple[int, str]] = []
+    if "attached_media" in params:
+        try:
+            items = json.loads(params["attached_media"])
+        except ValueError:
+            raise invalid_parameter("attached_media must be a JSON array") from None
+        if not isinstance(items, list):
+            raise invalid_parameter("attached_media must be a JSON array")
+        raw = [(i, json.dumps(item)) for i, item in enumerate(items)]
+    raw += [(int(m.group(1)), v) for k, v in params.items() if (m := _ATTACHED.fullmatch(k))]
+    if len(raw) > MAX_ATTACHED:
+        raise invalid_parameter(f"attached_media takes at most {MAX_ATTACHED} items")
+    photos = []
+    for _, value in sorted(raw):
+        try:
+            item = json.loads(value)
+        except ValueError:
+            item = None
+        fbid = str(item.get("media_fbid", "")) if isinstance(item, dict) else ""
+        photo = call.state.fb_photos.get(fbid)
+        if photo is None or photo.page_id != call.node.id:
+            raise invalid_parameter(f"Invalid media_fbid {fbid or value}")
+        if photo.post_id is not None:
+            raise GraphError(100, "These photos were already posted.", subcode=1366051)
+        photos.append(photo)
+    return photos
 
 
 @route("POST", "page", "feed")
 def publish_feed(call: Call) -> Any:
     _require_page_publisher(call)
-    params = call.req.params
+    state, params = call.state, call.req.params
     message, link = params.get("message", ""), params.get("link")
-    if not message and not link:
+    photos = _attached_media(call)
+    if not message and not link and not photos:
         raise invalid_parameter("Missing message or attachment")
-    _check_duplicate(call, message, link)
-    post = call.state.new_post(
-        FACEBOOK, call.node.id, media_type="link" if link else "status", message=message, link=link
+    _check_duplicate(call, message)
+    fault = create_fault(call, FACEBOOK)
+    media_type = "photo" if photos else "link" if link else "status"
+    post = state.new_post(
+        FACEBOOK, call.node.id, media_type=media_type, message=message, link=link,
+        children=tuple(p.id for p in photos),
+    )  # fmt: skip
+    for photo in photos:
+        photo.post_id = post.id
+        state.fb_objects[photo.id] = post.id
+    if message:
+        state.fb_last_message[call.node.id] = [message, call.now]
+    state.record_published(
+        post, "feed", text=message, link=link, media=tuple(p.url for p in photos)
     )
-    return {"id": post.id}
+    return after_create(fault, {"id": post.id})
 
 
 @route("POST", "page", "photos")
 def publish_photo(call: Call) -> Any:
     _require_page_publisher(call)
-    params = call.req.params
+    params, state = call.req.params, call.state
     url = params.get("url")
     if not url:
         raise GraphError(324, "(#324) Requires upload file")
-    caption = params.get("caption") or params.get("message", "")
-    state = call.state
-    post = state.new_post(FACEBOOK, call.node.id, media_type="photo", message=caption)
+    if media_fetch_fails(call, FACEBOOK, url):
+        raise GraphError(324, "(#324) Missing or invalid image file")
     photo_id = state.ids.number("fb_object")
+    if params.get("published", "true").lower() in ("false", "0"):
+        # Unpublished: invisible to followers, attachable to one feed post (redo-safe).
+        state.fb_photos[photo_id] = FbPhoto(photo_id, call.node.id, url, call.now)
+        state.touch()
+        return {"id": photo_id}
+    caption = params.get("caption") or params.get("message", "")
+    fault = create_fault(call, FACEBOOK)
+    post = state.new_post(FACEBOOK, call.node.id, media_type="photo", message=caption)
     state.fb_objects[photo_id] = post.id
-    return {"id": photo_id, "post_id": post.id}
+    state.record_published(post, "photos", text=caption, media=(url,))
+    return after_create(fault, {"id": photo_id, "post_id": post.id})
 
 
 @route("POST", "page", "videos")
 def publish_video(call: Call) -> Any:
     _require_page_publisher(call)
     params = call.req.params
-    if not params.get("file_url"):
+    file_url = params.get("file_url")
+    if not file_url:
         raise invalid_parameter("The parameter file_url or source is required")
+    if media_fetch_fails(call, FACEBOOK, file_url):
+        raise GraphError(351, "(#351) Error in video file: the file could not be downloaded")
     description = params.get("description", "")
+    fault = create_fault(call, FACEBOOK)
     post = call.state.new_post(FACEBOOK, call.node.id, media_type="video", message=description)
-    return {"id": post.video_id}
+    call.state.record_published(post, "videos", text=description, media=(file_url,))
+    return after_create(fault, {"id": post.video_id})
 
 
-def _require_ig_publisher(call: Call) -> None:
-    if "instagram_content_publish" not in call.caller.token.scopes:
-        raise missing_permission("instagram_content_publish")
-
-
-@route("POST", "ig_user", "media")
-def create_container(call: Call) -> Any:
-    """``POST /{ig-user-id}/media``: a container that processes for a while, then publishes."""
-    _require_ig_publisher(call)
+@route("GET", "page", "videos")
+def list_videos(call: Call) -> Any:
+    """``/{page-id}/videos``: the Page's videos (newest first) as video nodes."""
     state, params = call.state, call.req.params
-    kind = params.get("media_type", "").upper()
-    image_url, video_url = params.get("image_url"), params.get("video_url")
-    children: tuple[str, ...] = ()
-    settings = state.settings
-    delay = (
-        settings.ig_video_processing_seconds if video_url else settings.ig_image_processing_seconds
-    )
-    if kind == "CAROUSEL":
-        children = tuple(split_list(params.get("children", "")))
-        if not 2 <= len(children) <= 10:
-            raise invalid_parameter("The parameter children must contain between 2 and 10 items")
-        for child in children:
-            item = state.containers.get(child)
-            if item is None or item.ig_user_id != call.node.id or not item.is_carousel_item:
-                raise invalid_parameter(f"The carousel item {child} is invalid")
-        media_type, product, url = "CAROUSEL_ALBUM", "FEED", ""
-        delay = max(state.containers[c].ready_at for c in children) - call.now
-    elif kind == "REELS":
-        if not video_url:
-            raise invalid_parameter("The parameter video_url is required")
-        media_type, product, url = "VIDEO", "REELS", video_url
-    elif kind == "STORIES":
-        if not (image_url or video_url):
-            raise invalid_parameter("The parameter image_url or video_url is required")
-        media_type = "VIDEO" if video_url else "IMAGE"
-        product, url = "STORY", video_url or image_url or ""
-    elif kind in ("", "IMAGE"):
-        if video_url and not image_url:
-            raise invalid_parameter("The media_type VIDEO is not supported anymore; use REELS")
-        if not image_url:
-            raise invalid_parameter("The parameter image_url is required.")
-        media_type, product, url = "IMAGE", "FEED", image_url
-    elif kind == "VIDEO":
-        if not params.get("is_carousel_item") == "true":
-            raise invalid_parameter("The media_type VIDEO is not supported anymore; use REELS")
-        media_type, product, url = "VIDEO", "FEED", video_url or ""
-    else:
-        raise invalid_parameter(f"Invalid media_type {kind}")
-    container = Container(
-        id=state.ids.number("ig_container"),
-        ig_user_id=call.node.id,
-        media_type=media_type,
-        product_type=product,
-        media_url=url,
-        caption=params.get("caption", ""),
-        created_at=call.now,
-        ready_at=call.now + max(0.0, delay),
-        is_carousel_item=params.get("is_carousel_item") == "true",
-        children=children,
-    )
-    state.containers[container.id] = container
-    state.touch()
-    return {"id": container.id}
+    since = float(params["since"]) if params.get("since", "").isdigit() else None
+    videos: list[Post] = []
+    for post_id in state.posts_by_owner.get(call.node.id, []):
+        post = state.posts[post_id]
+        if post.deleted or post.video_id is None or post.created_at > call.now:
+            continue
+        if since is None or post.created_at >= since:
+            videos.append(post)
+    videos.sort(key=lambda p: p.created_at, reverse=True)
+    specs = parse_specs(params)
 
+    def render(post: Post) -> Any:
+        node = GraphNode("fb_video", str(post.video_id), post, ("pages", post.owner_id))
+        return render_node(state, node, call.caller, specs, call.now, call.req)
 
-def publishes_in_window(call: Call, ig_user_id: str) -> list[float]:
-    log = call.state.ig_publishes.setdefault(ig_user_id, [])
-    log[:] = [t for t in log if call.now - t < DAY]
-    return log
-
-
-@route("POST", "ig_user", "media_publish")
-def media_publish(call: Call) -> Any:
-    _require_ig_publisher(call)
-    state = call.state
-    creation_id = call.req.params.get("creation_id")
-    container = state.containers.get(creation_id or "")
-    if container is None or container.ig_user_id != call.node.id or container.is_carousel_item:
-        raise invalid_parameter(
-            "The parameter creation_id is required and must be a valid container"
-        )
-    status = container_status(state, container, call.now)
-    if status == "IN_PROGRESS":
-        raise GraphError(
-            9007,
-            "Media ID is not available",
-            subcode=2207027,
-            extra={
-                "is_transient": False,
-                "error_user_title": "Media Not Ready For Publishing",
-                "error_user_msg": "The media is not ready for publishing, please wait for a moment",
-            },
-        )
-    if status == "EXPIRED":
-        raise invalid_parameter("The media container has expired. Create a new container.", 2207008)
-    if status == "PUBLISHED":
-        raise invalid_parameter("The media container has already been published.", 2207006)
-    log = publishes_in_window(call, call.node.id)
-    quota = call.caller.app.quotas.get("ig_publish_per_day", state.quotas.ig_publish_per_day)
-    if len(log) >= quota:
-        raise GraphError(
-            9,
-            "Application request limit reached",
-            subcode=2207042,
-            extra={
-                "error_user_title": "Maximum number of posts reached",
-                "error_user_msg": "You reached maximum number of posts that is allowed to be "
-                "published by Content Publishing API.",
-            },
-        )
-    children = tuple(state.ids.number("ig_media") for _ in container.children)
-    post = state.new_post(
-        INSTAGRAM,
-        call.node.id,
-        media_type=container.media_type,
-        product_type=container.product_type,
-        message=container.caption,
-        children=children,
-    )
-    container.status_code = "PUBLISHED"
-    container.media_id = post.id
-    log.append(call.now)
-    return {"id": post.id}
-
-
-@route("GET", "ig_user", "content_publishing_limit")
-def content_publishing_limit(call: Call) -> Any:
-    quota = call.caller.app.quotas.get("ig_publish_per_day", call.state.quotas.ig_publish_per_day)
-    item: dict[str, Any] = {"quota_usage": len(publishes_in_window(call, call.node.id))}
-    specs = parse_specs(call.req.params)
-    if specs and any(spec.name == "config" for spec in specs):
-        item["config"] = {"quota_total": quota, "quota_duration": int(DAY)}
-    return {"data": [item]}
+    return paged(call, videos, render)

@@ -14,12 +14,15 @@ from app.sandbox.entities import (
     App,
     AuthCode,
     Container,
+    FbPhoto,
     IgAccount,
+    LinkedInAsset,
     LinkedInMember,
     LinkedInOrg,
     MetaUser,
     Page,
     Post,
+    Published,
     RefreshToken,
     Token,
 )
@@ -28,6 +31,7 @@ from app.sandbox.state import SandboxState
 FORMAT = 1
 T = TypeVar("T")
 _POST_FIELDS = [f.name for f in fields(Post)]
+_PUBLISHED_FIELDS = [f.name for f in fields(Published)]
 _TABLES: dict[str, type[Any]] = {
     "apps": App,
     "meta_users": MetaUser,
@@ -39,6 +43,8 @@ _TABLES: dict[str, type[Any]] = {
     "refresh_tokens": RefreshToken,
     "codes": AuthCode,
     "containers": Container,
+    "fb_photos": FbPhoto,
+    "li_assets": LinkedInAsset,
 }
 
 
@@ -64,6 +70,10 @@ def dump_state(state: SandboxState) -> dict[str, Any]:
         "fb_objects": state.fb_objects,
         "ig_publishes": state.ig_publishes,
         "li_post_extras": state.li_post_extras,
+        "fb_last_message": state.fb_last_message,
+        "li_uploads": state.li_uploads,
+        "published_fields": _PUBLISHED_FIELDS,
+        "published": [[getattr(r, n) for n in _PUBLISHED_FIELDS] for r in state.published],
         "post_fields": _POST_FIELDS,
         # posts as rows: compact enough for 100k+ posts
         "posts": [[getattr(p, name) for name in _POST_FIELDS] for p in state.posts.values()],
@@ -98,6 +108,8 @@ def load_state(
                 if table in ("tokens", "refresh_tokens")
                 else obj.code
                 if table == "codes"
+                else obj.urn
+                if table == "li_assets"
                 else obj.id
             )
             target[key] = obj
@@ -106,6 +118,13 @@ def load_state(
     state.fb_objects.update(data.get("fb_objects", {}))
     state.ig_publishes.update(data.get("ig_publishes", {}))
     state.li_post_extras.update(data.get("li_post_extras", {}))
+    state.fb_last_message.update(data.get("fb_last_message", {}))
+    state.li_uploads.update(data.get("li_uploads", {}))
+    published_names = data.get("published_fields", _PUBLISHED_FIELDS)
+    for row in data.get("published", []):
+        values = dict(zip(published_names, row, strict=True))
+        values["media"] = tuple(values.get("media") or ())
+        state.published.append(Published(**values))
     names = data.get("post_fields", _POST_FIELDS)
     for row in data.get("posts", []):
         values = dict(zip(names, row, strict=True))

@@ -24,7 +24,7 @@ from app.sandbox.control import control_routes
 from app.sandbox.entities import META
 from app.sandbox.fault_layer import FaultLayer
 from app.sandbox.faults import ConnectionDropped
-from app.sandbox.linkedin_http import oauth_endpoint, rest_endpoint
+from app.sandbox.linkedin_http import oauth_endpoint, rest_endpoint, upload_endpoint
 from app.sandbox.meta_http import graph_endpoint
 from app.sandbox.state import SandboxState
 from app.sandbox.world import build_world, client_env
@@ -100,6 +100,7 @@ def create_sandbox_app(
     routes = [
         control_routes(),
         Route("/rest/{path:path}", rest_endpoint, methods=METHODS),
+        Route("/dms-uploads/{key}", upload_endpoint, methods=["PUT"]),
         Route("/oauth/v2/{path:path}", oauth_endpoint, methods=["GET", "POST"]),
         Route("/{path:path}", graph_endpoint, methods=METHODS),
     ]

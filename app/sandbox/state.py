@@ -14,17 +14,21 @@ from app.sandbox.entities import (
     App,
     AuthCode,
     Container,
+    FbPhoto,
     IgAccount,
+    LinkedInAsset,
     LinkedInMember,
     LinkedInOrg,
     MetaUser,
     Page,
     Post,
+    Published,
     RefreshToken,
     Token,
 )
 from app.sandbox.faults import FaultInjector
 from app.sandbox.ids import IdFactory
+from app.sandbox.publish_faults import PublishFaults
 from app.sandbox.tokens import (
     LINKEDIN_ACCESS_TTL,
     LINKEDIN_ADMIN_SCOPES,
@@ -54,6 +58,7 @@ class SandboxState(TokenOps):
         self.counters = Counters()
         self.usage = UsageMeter()
         self.faults = FaultInjector()
+        self.publish_faults = PublishFaults()
         self.changes = 0  # bumped on every world change; persistence saves when it moves
         self.world_seed = world_seed
         self.clear(world_seed)
@@ -77,7 +82,11 @@ class SandboxState(TokenOps):
         self.fb_objects: dict[str, str] = {}  # photo/video id -> post id
         self.containers: dict[str, Container] = {}
         self.ig_publishes: dict[str, list[float]] = {}
-        self.fb_recent_messages: dict[str, dict[str, float]] = {}
+        self.fb_last_message: dict[str, list[object]] = {}  # page -> [text, time] of /feed
+        self.fb_photos: dict[str, FbPhoto] = {}  # unpublished photos (published=false)
+        self.li_assets: dict[str, LinkedInAsset] = {}  # images and videos by URN
+        self.li_uploads: dict[str, list[object]] = {}  # upload key -> [asset URN, part index]
+        self.published: list[Published] = []  # posts created through publishing endpoints
         self.li_post_extras: dict[str, dict[str, object]] = {}  # as sent to POST /rest/posts
         self.default_app: dict[str, str] = {}  # platform -> app id
         self.demo: dict[str, object] = {}
@@ -240,6 +249,21 @@ class SandboxState(TokenOps):
             children=children,
         )
         return self.add_post(post)
+
+    def record_published(
+        self,
+        post: Post,
+        endpoint: str,
+        *,
+        text: str,
+        link: str | None = None,
+        media: tuple[str, ...] = (),
+    ) -> None:
+        """Log a post created through a publishing endpoint (seeded posts are not logged)."""
+        self.published.append(
+            Published(post.id, post.platform, post.owner_id, text, link, media, endpoint,
+                      post.created_at)
+        )  # fmt: skip
 
     def delete_post(self, post_id: str) -> Post:
         post = self.posts.get(post_id) or self.posts.get(self.fb_objects.get(post_id, ""))

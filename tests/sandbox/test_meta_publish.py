@@ -94,9 +94,8 @@ async def test_container_expires_after_24h(
     await ctl.advance_clock(86_400)
     r = await graph.get(f"/{container}", token, fields="status_code")
     assert r.json()["status_code"] == "EXPIRED"
-    assert (await graph.post(f"/{ig}/media_publish", token, creation_id=container)).json()["error"][
-        "code"
-    ] == 100
+    error = (await graph.post(f"/{ig}/media_publish", token, creation_id=container)).json()["error"]
+    assert (error["code"], error["error_subcode"]) == (-2, 2207020)  # Meta's error-codes table
 
 
 async def test_publishing_limit_enforced(
