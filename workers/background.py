@@ -16,11 +16,9 @@ from dbos import DBOS
 
 from app.core.config import ConfigError
 from app.core.runtime import Runtime, tune_gc_for_service
-from app.core.vocabulary import Provider
-from app.integrations.errors import PermanentError
-from app.publishers.base import PostResult, Prepared, PublishRequest, Quota, ReadyState, Reconciled
 from app.scheduler import engine
 from app.scheduler.steps import PublisherFor, PublishSteps
+from app.services.platform_clients import PublishingClients, build_publishing_clients
 from app.services.startup import command_runtime
 from workers import insights_poller
 from workers.dbos_adapter import wait_for_queue_worker
@@ -29,49 +27,13 @@ from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cr
 log = structlog.get_logger(__name__)
 
 
-class UnavailablePublisher:
-    """Stands in where no publisher is wired for a provider: every target fails with a clear
-    reason at preparation (before any call), instead of waiting for ever."""
-
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
-
-    def _refuse(self) -> PermanentError:
-        return PermanentError(
-            f"publishing to {self.provider.value} is not available in this build",
-            provider="meta" if self.provider != Provider.LINKEDIN else "linkedin",
-        )
-
-    async def prepare(self, req: PublishRequest) -> Prepared:  # noqa: ARG002
-        raise self._refuse()
-
-    async def check_ready(self, req: PublishRequest, prepared: Prepared) -> ReadyState:  # noqa: ARG002
-        raise self._refuse()
-
-    async def create(self, req: PublishRequest, prepared: Prepared) -> PostResult:  # noqa: ARG002
-        raise self._refuse()
-
-    async def reconcile(self, req: PublishRequest, prepared: Prepared) -> Reconciled:  # noqa: ARG002
-        return Reconciled.inconclusive("no publisher for this provider")
-
-    async def quota(self, req: PublishRequest) -> Quota | None:  # noqa: ARG002
-        return None
-
-
-def default_publishers(
-    runtime: Runtime,  # noqa: ARG001 - the platform publishers will be built from it
-    transport: httpx.AsyncBaseTransport | None = None,  # noqa: ARG001
-) -> PublisherFor:
-    """The process's publishers by provider."""
-    return UnavailablePublisher
-
-
 @dataclass
 class Background:
     runtime: Runtime
     executor_id: str
     poller: insights_poller.PollerContext | None
     engine: engine.EngineContext | None
+    publishing_clients: PublishingClients | None = None
 
 
 _current: Background | None = None
@@ -100,8 +62,12 @@ async def start_background(
         else None
     )
     engine_ctx = None
+    owned_clients = None
     if publishing:
-        publishers = publisher_for or default_publishers(runtime, transport)
+        if publisher_for is None:
+            owned_clients = build_publishing_clients(s, transport=transport)
+            publisher_for = owned_clients.publishers.for_provider
+        publishers = publisher_for
         engine_ctx = engine.EngineContext(runtime, PublishSteps(runtime, publishers, executor))
         engine.install(engine_ctx)
     launch_dbos(s, executor)
@@ -128,7 +94,7 @@ async def start_background(
         )
     if schedule and schedules:
         await DBOS.apply_schedules_async(schedules)
-    _current = Background(runtime, executor, poller_ctx, engine_ctx)
+    _current = Background(runtime, executor, poller_ctx, engine_ctx, owned_clients)
     log.info("background.started", executor=executor, poller=poller, publishing=publishing)
     return _current
 
@@ -138,6 +104,8 @@ async def stop_background() -> None:
     destroy_dbos()
     if _current is not None and _current.poller is not None:
         await insights_poller.close_poller()
+    if _current is not None and _current.publishing_clients is not None:
+        await _current.publishing_clients.aclose()
     engine.uninstall()
     _current = None
 
