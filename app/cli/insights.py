@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress
 
 from app.cli.common import command_runtime, console
-from app.integrations.metric_sets import resolve_linkedin_fields
+from app.integrations.platforms.linkedin import resolve_linkedin_fields
 from app.services.remap import remap_history
 
 insights_cli = typer.Typer(help="Stored metrics.", no_args_is_help=True)

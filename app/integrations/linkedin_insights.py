@@ -34,8 +34,9 @@ from app.integrations.http import (
     parse_retry_after,
     send_request,
 )
-from app.integrations.metric_sets import LINKEDIN_CORE_FIELDS
 from app.integrations.platforms.linkedin import (
+    LINKEDIN_CORE_FIELDS,
+    MEMBER_METRICS,
     POST_URN_PREFIXES,
     SHARE_URN_PREFIX,
     UGC_POST_URN_PREFIX,
@@ -44,8 +45,6 @@ from app.integrations.platforms.linkedin_errors import classify_linkedin_error
 from app.integrations.types import JSON, PostFetchResult
 
 log = structlog.get_logger(__name__)
-
-MEMBER_METRICS = ("IMPRESSION", "MEMBERS_REACHED", "REACTION", "COMMENT", "RESHARE")
 
 
 def encode_urn(urn: str) -> str:

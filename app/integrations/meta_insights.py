@@ -22,14 +22,16 @@ from app.integrations.errors import InvalidMetricError, InvalidRequestError, Pla
 from app.integrations.graph_batch import GraphTransport
 from app.integrations.graph_paging import complete_insights
 from app.integrations.http import KeyedLimiter, RetryPolicy, make_async_client
-from app.integrations.metric_sets import (
+from app.integrations.metric_rejections import MetricRejections
+from app.integrations.platforms.facebook_metrics import (
     FB_DEFAULT_METRICS,
     FB_REEL_NODE_METRICS,
     FB_VIDEO_NODE_METRICS,
-    IG_DEFAULT_METRICS,
-    MetricRejections,
     fb_kind,
     fb_metrics_for_kind,
+)
+from app.integrations.platforms.instagram_metrics import (
+    IG_DEFAULT_METRICS,
     ig_kind,
     ig_metrics_for_kind,
     parse_ig_kind,

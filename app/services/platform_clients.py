@@ -16,11 +16,9 @@ from app.integrations.http import KeyedLimiter, RetryPolicy, make_async_client
 from app.integrations.linkedin_insights import LinkedInClientConfig, LinkedInInsightsClient
 from app.integrations.meta_insights import MetaClientConfig, MetaInsightsClient
 from app.integrations.metric_rejections import MetricRejections
-from app.integrations.metric_sets import (
-    resolve_fb_metrics,
-    resolve_ig_metrics,
-    resolve_linkedin_fields,
-)
+from app.integrations.platforms.facebook_metrics import resolve_fb_metrics
+from app.integrations.platforms.instagram_metrics import resolve_ig_metrics
+from app.integrations.platforms.linkedin import resolve_linkedin_fields
 from app.models import MetricRejection, Provider
 from app.models.base import utcnow
 from app.publishers import PublisherClients, Publishers, build_publishers

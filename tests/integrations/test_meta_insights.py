@@ -13,7 +13,9 @@ from app.integrations.errors import (
 )
 from app.integrations.http import KeyedLimiter
 from app.integrations.meta_insights import MetaInsightsClient
-from app.integrations.metric_sets import MetricRejections, resolve_fb_metrics, resolve_ig_metrics
+from app.integrations.metric_rejections import MetricRejections
+from app.integrations.platforms.facebook_metrics import resolve_fb_metrics
+from app.integrations.platforms.instagram_metrics import resolve_ig_metrics
 from app.services.insights_mapper import map_meta_to_post_metrics
 from tests.integrations.fakes import GRAPH, TOKEN, FakeGraph, meta_config
 

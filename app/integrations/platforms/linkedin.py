@@ -27,6 +27,7 @@ from app.integrations.platforms.base import (
 )
 from app.integrations.platforms.content import ContentRules
 from app.integrations.platforms.linkedin_errors import classify_linkedin_error
+from app.integrations.platforms.metric_names import MetricNames
 from app.integrations.platforms.payload import as_count
 from app.integrations.types import PostFetchResult
 
@@ -53,6 +54,38 @@ _MEMBER_FIELDS = {
     "comments": "COMMENT",
     "shares": "RESHARE",
 }
+# memberCreatorPostAnalytics answers one queryType per call: the ones we ask for.
+MEMBER_METRICS = tuple(_MEMBER_FIELDS.values())
+
+# ``totalShareStatistics`` fields the LINKEDIN_STATS_FIELDS setting may keep.
+LINKEDIN_CORE_FIELDS = (
+    "impressionCount",
+    "uniqueImpressionsCount",
+    "clickCount",
+    "likeCount",
+    "commentCount",
+    "shareCount",
+)
+LINKEDIN_STATS_FIELD_NAMES = MetricNames(
+    setting="LINKEDIN_STATS_FIELDS",
+    known=frozenset(LINKEDIN_CORE_FIELDS + ("engagement",)),
+    legacy={
+        "impressions": ("impressionCount",),
+        "reach": ("uniqueImpressionsCount",),
+        "uniqueImpressions": ("uniqueImpressionsCount",),
+        "clicks": ("clickCount",),
+        "likes": ("likeCount",),
+        "comments": ("commentCount",),
+        "shares": ("shareCount",),
+    },
+    defaults=LINKEDIN_CORE_FIELDS,
+    core=LINKEDIN_CORE_FIELDS,
+)
+
+
+# Which ``totalShareStatistics`` fields we keep: LinkedIn returns the statistics whole, so
+# this is never a request parameter.
+resolve_linkedin_fields = LINKEDIN_STATS_FIELD_NAMES.resolve
 
 
 def _urn_pattern(*prefixes: str, tail: str) -> re.Pattern[str]:

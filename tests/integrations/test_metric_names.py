@@ -1,4 +1,5 @@
-"""Settings-driven metric sets, legacy-name translation and the rejection memory."""
+"""Each platform's metric names (settings translation, legacy names, per-kind sets) and the
+rejection memory."""
 
 from __future__ import annotations
 
@@ -7,26 +8,27 @@ import threading
 import pytest
 from structlog.testing import capture_logs
 
-from app.integrations import metric_sets
-from app.integrations.metric_sets import (
+from app.integrations.metric_rejections import MetricRejections
+from app.integrations.platforms import metric_names
+from app.integrations.platforms.facebook_metrics import (
     FB_DEFAULT_METRICS,
-    IG_DEFAULT_METRICS,
-    LINKEDIN_CORE_FIELDS,
-    MetricRejections,
     fb_kind,
     fb_metrics_for_kind,
+    resolve_fb_metrics,
+)
+from app.integrations.platforms.instagram_metrics import (
+    IG_DEFAULT_METRICS,
     ig_kind,
     ig_metrics_for_kind,
     parse_ig_kind,
-    resolve_fb_metrics,
     resolve_ig_metrics,
-    resolve_linkedin_fields,
 )
+from app.integrations.platforms.linkedin import LINKEDIN_CORE_FIELDS, resolve_linkedin_fields
 
 
 @pytest.fixture(autouse=True)
 def _fresh_warnings() -> None:
-    metric_sets._warned.clear()
+    metric_names._warned.clear()
 
 
 def test_defaults() -> None:
