@@ -125,31 +125,31 @@ def generate_fake_metrics(
 
     Seeded by a hash of (provider, external_id); every column follows the saturating curve
     ``peak * (1 - exp(-age / tau))`` so values never decrease with age. Reach <= impressions;
-    engagement is a small share; video views only for video media.
+    engagement is a small share; video views only for video media. Only the metrics the
+    platform reports (its home's `reported_metrics`) get a value, as a real fetch would.
     """
+    reported = platform_for(provider).reported_metrics
     seed = hashlib.sha256(f"{provider}:{external_id}".encode()).digest()
     age = max(float(age_hours), 0.0)
     tau = 6.0 + 42.0 * _unit(seed, 0)  # hours to ~63 % of the lifetime total
     growth = 1.0 - math.exp(-age / tau)
     peak = 200.0 * math.exp(math.log(100.0) * _unit(seed, 1))  # 200 .. 20,000 views
-
-    def curve(total: float) -> int:
-        return int(total * growth)
-
-    impressions_total = peak
-    reach_total = peak * (0.55 + 0.3 * _unit(seed, 2))
     likes_total = peak * (0.01 + 0.05 * _unit(seed, 3))
     is_video = any(h in (media_type or "").upper() for h in _VIDEO_HINTS)
+    totals = {
+        "impressions": peak,
+        "reach": peak * (0.55 + 0.3 * _unit(seed, 2)),
+        "likes": likes_total,
+        "comments": likes_total * (0.05 + 0.15 * _unit(seed, 4)),
+        "shares": likes_total * (0.02 + 0.13 * _unit(seed, 5)),
+        "clicks": peak * (0.005 + 0.025 * _unit(seed, 6)),
+        "video_views": peak * (0.3 + 0.4 * _unit(seed, 7)) if is_video else None,
+        "saves": likes_total * (0.05 + 0.15 * _unit(seed, 8)),
+    }
     return MetricValues(
-        impressions=curve(impressions_total),
-        reach=curve(reach_total),
-        likes=curve(likes_total),
-        comments=curve(likes_total * (0.05 + 0.15 * _unit(seed, 4))),
-        shares=curve(likes_total * (0.02 + 0.13 * _unit(seed, 5))),
-        clicks=None if provider == "instagram" else curve(peak * (0.005 + 0.025 * _unit(seed, 6))),
-        video_views=curve(peak * (0.3 + 0.4 * _unit(seed, 7))) if is_video else None,
-        saves=curve(likes_total * (0.05 + 0.15 * _unit(seed, 8)))
-        if provider == "instagram"
-        else None,
-        cost_cents=None,
+        **{
+            name: int(total * growth)
+            for name, total in totals.items()
+            if total is not None and name in reported
+        }
     )

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from app.core.config import Settings
+from app.core.metrics import METRIC_FIELDS
 from app.core.vocabulary import MetricsSource, Provider
 from app.integrations.errors import (
     PlatformPermissionError,
@@ -26,7 +27,13 @@ from app.integrations.platforms import (
     app_throttle_keys,
     platform_for,
 )
-from app.integrations.platforms.linkedin import next_utc_midnight
+from app.integrations.platforms.facebook_metrics import FB_KNOWN_METRICS
+from app.integrations.platforms.instagram_metrics import IG_KNOWN_METRICS
+from app.integrations.platforms.linkedin import (
+    LINKEDIN_CORE_FIELDS,
+    MEMBER_METRICS,
+    next_utc_midnight,
+)
 from app.integrations.platforms.meta import META_APP_THROTTLE_KEY
 from app.integrations.types import PostFetchResult
 
@@ -200,6 +207,36 @@ def test_linkedin_mapping_tells_organization_from_member_statistics() -> None:
     assert home.map_metrics(org, media_type=None, fields=["impressionCount"]).clicks is None
     mapped = home.map_metrics(member, media_type=None)
     assert (mapped.impressions, mapped.likes, mapped.clicks) == (7, 3, None)
+
+
+def _graph_rows(names: Sequence[str]) -> dict[str, Any]:
+    return {"data": [{"name": n, "period": "lifetime", "values": [{"value": 5}]} for n in names]}
+
+
+def _mapped(home_payloads: Sequence[tuple[Mapping[str, Any], str | None]], home: Any) -> set[str]:
+    filled: set[str] = set()
+    for payload, media_type in home_payloads:
+        values = home.map_metrics(payload, media_type=media_type)
+        filled |= {name for name, value in values.as_dict().items() if value is not None}
+    return filled
+
+
+def test_reported_metrics_are_what_the_mappers_can_fill() -> None:
+    counts = {"reactions": {"summary": {"total_count": 3}},
+              "comments": {"summary": {"total_count": 2}}, "shares": {"count": 1}}  # fmt: skip
+    fb_post = {"id": "1_2", "insights": _graph_rows(sorted(FB_KNOWN_METRICS)), **counts}
+    ig_media = {"id": "9", "insights": _graph_rows(sorted(IG_KNOWN_METRICS)),
+                "like_count": 4, "comments_count": 1}  # fmt: skip
+    org = {"totalShareStatistics": dict.fromkeys(LINKEDIN_CORE_FIELDS, 1)}
+    member = {"metrics": dict.fromkeys(MEMBER_METRICS, 1)}
+    payloads: dict[Provider, list[tuple[Mapping[str, Any], str | None]]] = {
+        Provider.FACEBOOK: [(fb_post, "video_post"), (fb_post, None)],
+        Provider.INSTAGRAM: [(ig_media, "REELS/VIDEO"), (ig_media, "FEED/IMAGE")],
+        Provider.LINKEDIN: [(org, None), (member, None)],
+    }
+    for provider, home in PLATFORMS.items():
+        assert _mapped(payloads[provider], home) == home.reported_metrics, provider
+        assert home.reported_metrics <= set(METRIC_FIELDS)
 
 
 def _imports(path: Path) -> set[str]:

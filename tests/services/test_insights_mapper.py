@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from app.core.vocabulary import Provider
+from app.integrations.platforms import platform_for
 from app.services.insights_mapper import (
     MetricValues,
     compute_schedule_analytics,
@@ -238,7 +240,9 @@ def test_fake_metrics_deterministic_and_monotonic(provider: str) -> None:
         assert values.impressions is not None
         assert values.reach <= values.impressions
         assert (values.likes or 0) <= values.impressions * 0.06 + 1
-        assert values.video_views is not None
+        # LinkedIn's statistics hold no video views, so neither do its fakes.
+        reports_views = "video_views" in platform_for(provider).reported_metrics
+        assert (values.video_views is not None) == reports_views
         assert values.cost_cents is None
     final = series[-1]
     assert final.impressions is not None
@@ -254,3 +258,10 @@ def test_fake_metrics_per_provider_and_media() -> None:
     assert fb.saves is None
     assert fb.clicks is not None
     assert generate_fake_metrics("facebook", "b", 24) != fb
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_fake_metrics_fill_exactly_what_the_platform_reports(provider: Provider) -> None:
+    video = generate_fake_metrics(provider.value, "p", 72, media_type="VIDEO")
+    filled = {name for name, value in video.as_dict().items() if value is not None}
+    assert filled == platform_for(provider).reported_metrics

@@ -106,6 +106,12 @@ class Platform(Protocol):
         ...
 
     @property
+    def reported_metrics(self) -> frozenset[str]:
+        """The metric fields (`MetricValues` names) this platform reports for some post; the
+        others are always ``None`` for it (development fakes follow this too)."""
+        ...
+
+    @property
     def content_rules(self) -> ContentRules:
         """What a post may contain here (text length, media count, kinds and types)."""
         ...

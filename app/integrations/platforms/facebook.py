@@ -79,6 +79,10 @@ class FacebookPlatform(MetaGraphPlatform):
     error_source: Literal["facebook"] = "facebook"
     post_id = IdRule(re.compile(r"^\d{1,32}(_\d{1,32})?$"), "{page-id}_{post-id} or a video id")
     account_id = IdRule(NUMERIC_ID, "a numeric Facebook Page id")
+    # video_views for videos and reels only; Facebook reports no saves.
+    reported_metrics = frozenset(
+        {"impressions", "reach", "likes", "comments", "shares", "clicks", "video_views"}
+    )
     # Text: 63,206 characters. Photos: JPEG, BMP, PNG, GIF, TIFF (Meta's Photo reference);
     # videos: MP4 and MOV, the formats Meta recommends (Pages video guide; it takes more).
     # Several photos go in one /feed post through attached_media (no documented maximum; 10,

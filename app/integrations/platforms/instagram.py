@@ -50,6 +50,10 @@ class InstagramPlatform(MetaGraphPlatform):
     error_source: Literal["instagram"] = "instagram"
     post_id = IdRule(NUMERIC_ID, "a numeric Instagram media id")
     account_id = IdRule(NUMERIC_ID, "a numeric Instagram user id")
+    # video_views for videos and reels only; Instagram reports no clicks on media.
+    reported_metrics = frozenset(
+        {"impressions", "reach", "likes", "comments", "shares", "video_views", "saves"}
+    )
     # Content publishing guide: captions up to 2,200 characters; images JPEG only (peers such
     # as Ayrshare list PNG/GIF too, converting first: we follow Meta); videos MOV or MP4,
     # published as Reels; a carousel holds 2-10 images and/or videos. Links are not

@@ -134,6 +134,9 @@ class LinkedInPlatform:
         _urn_pattern(ORGANIZATION_URN_PREFIX, MEMBER_URN_PREFIX, tail=r"[A-Za-z0-9_-]{1,64}"),
         "an organization or person URN (urn:li:organization:123, urn:li:person:abc)",
     )
+    # What the share statistics (organizations) and post analytics (members) hold: members
+    # get no clicks; neither has video views (a separate videoAnalytics API) or saves.
+    reported_metrics = frozenset(_ORG_FIELDS) | frozenset(_MEMBER_FIELDS)
     # Posts API: commentary up to 3,000 characters; content is one of article, media (one
     # image or video) or multiImage (2-20 images). Images API: JPG, GIF, PNG; Videos API: MP4.
     content_rules = ContentRules(
