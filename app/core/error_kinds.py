@@ -35,6 +35,9 @@ class ErrorKind(StrEnum):
     """A requested metric is retired or unsupported for this media type."""
     REJECTED = "rejected"
     """Any other request the platform refused (bad parameter, ...); not retried as is."""
+    API_VERSION_INACTIVE = "api_version_inactive"
+    """The platform does not serve the API version the settings pin (LinkedIn 426
+    NONEXISTENT_VERSION): the operator sets an active version; the account and post are fine."""
     REAL_DATA_EXISTS = "real_data_exists"
     """Fake metrics were not generated because real ones exist for the schedule."""
 

@@ -109,7 +109,12 @@ class TransientError(PlatformError):
 
 
 class ThrottledError(TransientError):
-    """Rate limited. ``retry_after`` is when the platform says we may try again, if known."""
+    """Rate limited. ``retry_after`` is when the platform says we may try again, if known.
+
+    ``retry_soon``: whether, without such a hint, a retry after a short backoff can succeed
+    (a burst limit). A daily quota (LinkedIn's 429) cannot: retrying only spends another call
+    against it, so the error goes straight to the caller, which parks the key.
+    """
 
     kind = ErrorKind.THROTTLED
 
@@ -121,12 +126,14 @@ class ThrottledError(TransientError):
         scope: ThrottleScope = "app",
         key: str | None = None,
         retry_after: datetime | None = None,
+        retry_soon: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, provider=provider, **kwargs)
         self.scope: ThrottleScope = scope
         self.key = key
         self.retry_after = retry_after
+        self.retry_soon = retry_soon
 
     def _repr_extra(self) -> dict[str, Any]:
         return {"scope": self.scope, "key": self.key, "retry_after": self.retry_after}
@@ -192,6 +199,13 @@ class InvalidRequestError(PermanentError):
     """Any other rejected request (bad parameter, ...)."""
 
     kind = ErrorKind.REJECTED
+
+
+class ApiVersionError(PermanentError):
+    """The platform does not serve the API version our settings pin (LinkedIn 426
+    ``NONEXISTENT_VERSION``): every call fails until the operator changes the setting."""
+
+    kind = ErrorKind.API_VERSION_INACTIVE
 
 
 # --- publishing -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - :func:`make_async_client`: the one pooled ``httpx.AsyncClient`` a platform client wraps.
 - :class:`RetryPolicy` / :func:`call_with_retry`: stamina-based retries of
-  :class:`~app.integrations.errors.TransientError` only, honouring ``retry_after`` hints.
+  :class:`~app.integrations.errors.TransientError` only, honouring ``retry_after`` hints (a
+  throttle without a hint is retried only when it says ``retry_soon``).
 - :func:`send_request`: turns httpx exceptions into typed errors (never leaking the URL).
 - :func:`gather_all` / :func:`gather_bounded`: concurrent calls that stop at the first
   failure (and, bounded, send nothing more once the account is known to be unusable).
@@ -105,14 +106,16 @@ def _retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float | tim
     def hook(exc: Exception) -> bool | float | timedelta:
         if not isinstance(exc, TransientError):
             return False
-        if isinstance(exc, ThrottledError) and exc.retry_after is not None:
-            wait = max((exc.retry_after - utcnow()).total_seconds(), 0.0)
-            elapsed = time.monotonic() - started
-            # A long hint is not slept on: the caller parks the key instead.
-            if wait > policy.max_retry_after_s or elapsed + wait > policy.timeout_s:
-                return False
-            return wait
-        return True
+        if not isinstance(exc, ThrottledError):
+            return True
+        if exc.retry_after is None:
+            return exc.retry_soon  # a quota that resets in hours is not retried here
+        wait = max((exc.retry_after - utcnow()).total_seconds(), 0.0)
+        elapsed = time.monotonic() - started
+        # A long hint is not slept on: the caller parks the key instead.
+        if wait > policy.max_retry_after_s or elapsed + wait > policy.timeout_s:
+            return False
+        return wait
 
     return hook
 

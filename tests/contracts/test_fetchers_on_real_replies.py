@@ -17,10 +17,11 @@ import respx
 import stamina
 
 from app.core.clock import utcnow
+from app.core.error_kinds import ErrorKind
 from app.integrations.errors import (
+    ApiVersionError,
     InvalidMetricError,
     NotFoundError,
-    PermanentError,
     PlatformPermissionError,
     ThrottledError,
     TokenError,
@@ -249,8 +250,9 @@ async def test_linkedin_member_analytics_both_metric_type_shapes() -> None:
     ("name", "error_type", "raised", "calls"),
     [("error_401_invalid_token", TokenError, True, 1),
      ("error_403_access_denied", PlatformPermissionError, False, 1),
-     ("error_426_nonexistent_version", PermanentError, False, 1),
-     ("error_429_throttled", ThrottledError, True, 2)],  # retried within the retry policy
+     ("error_426_nonexistent_version", ApiVersionError, False, 1),
+     # A daily quota: not retried in-process (the refresher parks the key until 00:00 UTC).
+     ("error_429_throttled", ThrottledError, True, 1)],
 )  # fmt: skip
 async def test_linkedin_errors(
     name: str, error_type: type[Exception], raised: bool, calls: int
@@ -267,3 +269,23 @@ async def test_linkedin_errors(
                 result = (await call)["urn:li:share:1"]
                 assert isinstance(result.error, error_type)
     assert route.call_count == calls
+
+
+async def test_linkedin_426_says_which_setting_to_change() -> None:
+    # An inactive LinkedIn-Version is the operator's to fix, not the post's: its own kind,
+    # and a message naming the setting (with LinkedIn's words kept).
+    fixture = load("linkedin/error_426_nonexistent_version")
+    with respx.mock(base_url=LI) as mock:
+        mock.get(STATS).mock(return_value=fixture.response())
+        async with LinkedInInsightsClient(LinkedInClientConfig(base_url=LI)) as li:
+            results = await li.get_ugc_stats(
+                "li-token", "urn:li:organization:1", ["urn:li:share:1"]
+            )
+    error = results["urn:li:share:1"].error
+    assert error is not None
+    assert error.kind is ErrorKind.API_VERSION_INACTIVE
+    assert not error.transient
+    assert "Requested version 20240201 is not active" in error.message
+    assert "set it to an active YYYYMM version" in error.message
+    assert "LINKEDIN_API_VERSION" in error.message
+    assert error.to_dict()["kind"] == "api_version_inactive"

@@ -11,6 +11,7 @@ import pytest
 from app.core.error_kinds import ErrorKind
 from app.integrations import errors
 from app.integrations.errors import (
+    ApiVersionError,
     DuplicateError,
     InvalidMetricError,
     InvalidRequestError,
@@ -43,6 +44,7 @@ EXPECTED: dict[type[PlatformError], ErrorKind] = {
     NoStatisticsError: ErrorKind.NO_DATA,
     InvalidMetricError: ErrorKind.INVALID_METRIC,
     InvalidRequestError: ErrorKind.REJECTED,
+    ApiVersionError: ErrorKind.API_VERSION_INACTIVE,
     OutcomeUnknownError: ErrorKind.OUTCOME_UNKNOWN,
     PublishRefusedError: ErrorKind.REJECTED,
     PolicyError: ErrorKind.POLICY,
@@ -107,7 +109,7 @@ def test_graph_replies_classify_into_the_vocabulary(
         (401, ErrorKind.RECONNECT_REQUIRED),
         (403, ErrorKind.PERMISSION),
         (404, ErrorKind.NOT_FOUND),
-        (426, ErrorKind.REJECTED),
+        (426, ErrorKind.API_VERSION_INACTIVE),
         (429, ErrorKind.THROTTLED),
         (503, ErrorKind.TRANSIENT),
     ],

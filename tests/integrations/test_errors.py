@@ -179,3 +179,15 @@ def test_to_dict_carries_the_graph_trace_id() -> None:
     assert error.trace_id == "AbCdEf123"
     assert error.to_dict()["trace_id"] == "AbCdEf123"
     assert classify_linkedin_error(500, b"{}").to_dict()["trace_id"] is None
+
+
+def test_a_linkedin_429_without_a_hint_is_not_retried_soon() -> None:
+    # LinkedIn's limits are daily: a retry within seconds only spends another call.
+    daily = classify_linkedin_error(429, {"status": 429})
+    assert isinstance(daily, ThrottledError)
+    assert daily.transient
+    assert not daily.retry_soon
+    # Graph's rolling limits without a hint keep their short, bounded retries.
+    rolling = classify_graph_error(400, _graph(4))
+    assert isinstance(rolling, ThrottledError)
+    assert rolling.retry_soon

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core import jsonfast
 from app.integrations.errors import (
+    ApiVersionError,
     DuplicateError,
     InvalidRequestError,
     NotFoundError,
@@ -27,6 +28,12 @@ from app.integrations.errors import (
 __all__ = ["classify_linkedin_error"]
 
 _POST_URN_RE = re.compile(r"urn:li:(?:share|ugcPost):\d+")
+# What the operator does about a 426: LinkedIn serves each monthly version for at least a
+# year (learn.microsoft.com/linkedin/marketing/versioning).
+_VERSION_ADVICE = (
+    " (LinkedIn does not serve the version in LINKEDIN_API_VERSION: set it to an active"
+    " YYYYMM version; each is served for at least a year after its release)"
+)
 
 
 def classify_linkedin_error(
@@ -62,9 +69,17 @@ def classify_linkedin_error(
         return PlatformPermissionError(message, **common)
     if status == 404:
         return NotFoundError(message, **common)
+    if status == 426:
+        return ApiVersionError(f"{message}{_VERSION_ADVICE}", **common)
     if status == 429:
+        # Daily quotas (reset at 00:00 UTC): without a Retry-After, retrying soon cannot help.
         return ThrottledError(
-            message, scope="member", key=throttle_key, retry_after=retry_after, **common
+            message,
+            scope="member",
+            key=throttle_key,
+            retry_after=retry_after,
+            retry_soon=False,
+            **common,
         )
     if status >= 500 or status in (408, 425):
         return TransientError(message, **common)
