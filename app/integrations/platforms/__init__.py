@@ -2,6 +2,11 @@
 
 `platform_for(provider)` is how services reach a platform; no service branches on the
 provider. A new platform is a new module here and one entry in `PLATFORMS`.
+
+What a transport needs of a platform (how its error replies classify, its metric names) sits
+in modules named after the platform (`meta_errors`, `linkedin_errors`, `facebook_metrics`,
+`instagram_metrics`) that import no home and no transport, so the transports use them without
+an import cycle; the homes import only the transports' types.
 """
 
 from __future__ import annotations
