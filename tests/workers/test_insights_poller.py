@@ -14,7 +14,7 @@ from app.sandbox.client import SandboxControl
 from tests.conftest import make_settings
 from tests.sandbox_harness import build_world
 from tests.workers.real_processes import snapshot_counts
-from workers import insights_poller
+from workers import dbos_runtime, insights_poller
 
 
 async def test_one_pass_fetches_every_due_post_once(
@@ -41,15 +41,15 @@ async def test_one_pass_fetches_every_due_post_once(
 def test_executor_id_is_stable_and_apart_per_role(tmp_path: Path) -> None:
     sqlite = make_settings(tmp_path, f"sqlite:///{tmp_path / 'pm.sqlite'}")
     pg = make_settings(tmp_path, "postgresql://u@db/pm")
-    assert insights_poller.executor_id(sqlite, "serve") == "local-serve"
-    assert insights_poller.executor_id(sqlite, "poll") == "local-poll"
-    assert insights_poller.executor_id(pg, "worker") == f"{socket.gethostname()}-worker"
+    assert dbos_runtime.executor_id(sqlite, "serve") == "local-serve"
+    assert dbos_runtime.executor_id(sqlite, "poll") == "local-poll"
+    assert dbos_runtime.executor_id(pg, "worker") == f"{socket.gethostname()}-worker"
     named = make_settings(tmp_path, "postgresql://u@db/pm", WORKER_ID="w-7")
-    assert insights_poller.executor_id(named, "worker") == "w-7"
+    assert dbos_runtime.executor_id(named, "worker") == "w-7"
 
 
 def test_tick_cron() -> None:
-    assert insights_poller.tick_cron(60) == "0 */1 * * * *"
-    assert insights_poller.tick_cron(15) == "*/15 * * * * *"
-    assert insights_poller.tick_cron(7) == "*/6 * * * * *"
-    assert insights_poller.tick_cron(3600) == "0 0 * * * *"
+    assert dbos_runtime.tick_cron(60) == "0 */1 * * * *"
+    assert dbos_runtime.tick_cron(15) == "*/15 * * * * *"
+    assert dbos_runtime.tick_cron(7) == "*/6 * * * * *"
+    assert dbos_runtime.tick_cron(3600) == "0 0 * * * *"
