@@ -88,16 +88,24 @@ class PublishSteps:
         async with self.runtime.sessionmaker() as session:
             return await load_publish_input(session, key, self.runtime.cipher)
 
+    async def _open(self, key: AttemptKey, phase: AttemptPhase) -> PublishInput | Outcome:
+        """The attempt's input when it is in `phase`; otherwise where the workflow picks up
+        (a re-executed step, or one that another execution or the sweep overtook)."""
+        inp = await self._load(key)
+        if inp is None:
+            return DONE
+        if inp.phase != phase:
+            return _resume(inp.phase)
+        return inp
+
     # --- before the call (redo-safe) ------------------------------------------------------
 
     async def prepare(self, key: AttemptKey) -> Outcome:
         """Uploads, containers, unpublished photos: safe to redo, so simply done again when
         a crash interrupted them."""
-        inp = await self._load(key)
-        if inp is None:
-            return DONE
-        if inp.phase != AttemptPhase.PREPARING:
-            return _resume(inp.phase)
+        inp = await self._open(key, AttemptPhase.PREPARING)
+        if isinstance(inp, Outcome):
+            return inp
         if not inp.account_usable:
             return await self._refused(
                 key,
@@ -118,11 +126,9 @@ class PublishSteps:
 
     async def check_ready(self, key: AttemptKey) -> Outcome:
         """One status read of the prepared media; the workflow sleeps between reads."""
-        inp = await self._load(key)
-        if inp is None:
-            return DONE
-        if inp.phase != AttemptPhase.PREPARING:
-            return _resume(inp.phase)
+        inp = await self._open(key, AttemptPhase.PREPARING)
+        if isinstance(inp, Outcome):
+            return inp
         publisher = self.publisher_for(inp.request.provider)
         try:
             state = await publisher.check_ready(inp.request, inp.prepared)
@@ -197,11 +203,9 @@ class PublishSteps:
         """Rule 3: FOUND -> posted; ABSENT -> a new attempt (or, after a refusal that may have
         meant posted, failed with it); INCONCLUSIVE -> look again until `settle_by`, then
         `unknown`, never retried automatically."""
-        inp = await self._load(key)
-        if inp is None:
-            return DONE
-        if inp.phase != AttemptPhase.CALLING:
-            return _resume(inp.phase)
+        inp = await self._open(key, AttemptPhase.CALLING)
+        if isinstance(inp, Outcome):
+            return inp
         publisher = self.publisher_for(inp.request.provider)
         try:
             found = await publisher.reconcile(inp.request, inp.prepared)
