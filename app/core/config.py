@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     PUBLISH_RETRY_DEADLINE_MINUTES: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
     PUBLISH_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
     PUBLISH_RECONCILE_SECONDS: float = Field(default=15.0, gt=0, le=3600)
+    PUBLISH_QUOTA_RECHECK_SECONDS: float = Field(default=900.0, gt=0, le=24 * 3600)
 
     # --- background workers --------------------------------------------------------------
     WORKER_ID: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")

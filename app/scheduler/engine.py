@@ -7,6 +7,10 @@ targets and enqueues one `publish_workflow` per attempt, with the deterministic 
 (`PUBLISH_ACCOUNT_CONCURRENCY` holds across workers). Enqueuing the same id twice is a no-op.
 The tick also sweeps targets still `publishing` past their settle bound (rule 5).
 
+Right before the create call the account's publishing quota is read (Instagram's
+`content_publishing_limit`); a post that would exceed it, or whose create is refused for the
+quota, sleeps durably until the window should have room and reads it again (`quota.py`).
+
 The step that makes the create call runs with DBOS retries off: DBOS re-executes a step whose
 result it did not record, and `PublishSteps.call` turns such a re-execution into a
 reconciliation rather than a second call.
@@ -96,6 +100,11 @@ async def check_ready_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.check_ready(_key(target_id, number))).to_dict()
 
 
+@DBOS.step()
+async def quota_step(target_id: str, number: int) -> dict[str, Any]:
+    return (await _ctx().steps.check_quota(_key(target_id, number))).to_dict()
+
+
 @DBOS.step(retries_allowed=False)
 async def call_step(target_id: str, number: int) -> dict[str, Any]:
     """THE irreversible call: never retried by DBOS (see the module docstring)."""
@@ -177,8 +186,12 @@ async def publish_workflow(target_id: str, number: int, account_id: str) -> str:
     while out.next == "wait":  # media still processing (Instagram container, LinkedIn video)
         await DBOS.sleep_async(out.wait_s)
         out = Outcome.from_dict(await check_ready_step(target_id, number))
-    if out.next == "call":
-        out = Outcome.from_dict(await call_step(target_id, number))
+    while out.next in ("call", "quota"):
+        if out.next == "quota":  # the account's publishing quota is used up: wait for it
+            await DBOS.sleep_async(out.wait_s)
+        out = Outcome.from_dict(await quota_step(target_id, number))
+        if out.next == "call":
+            out = Outcome.from_dict(await call_step(target_id, number))
     wait = _ctx().runtime.settings.PUBLISH_RECONCILE_SECONDS
     while out.next == "reconcile":
         if out.wait_s > 0:

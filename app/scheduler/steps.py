@@ -22,13 +22,16 @@ from app.core.runtime import Runtime
 from app.integrations.errors import (
     OutcomeUnknownError,
     PlatformError,
+    QuotaError,
     ThrottledError,
     TokenError,
     TransientError,
 )
 from app.models import AttemptPhase, ErrorKind, Provider, SettledBy, TargetState
 from app.publishers.base import Publisher, ReadyStatus, ReconcileOutcome
+from app.scheduler.quota import DEFAULT_WINDOW_S, QuotaGate
 from app.services import publish_attempts as attempts
+from app.services import publish_quota
 from app.services.publish_attempts import AttemptKey, Failure
 from app.services.publish_claims import PublishInput, load_publish_input
 
@@ -46,8 +49,9 @@ UNKNOWN_MESSAGE = (
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the workflow does next: `prepare` again after `wait_s` (media processing), `call`,
-    `reconcile` (after `wait_s`), `retry` / `absent` (a new attempt), or `done`."""
+    """What the workflow does next: `wait` (media processing) and read the media's state
+    again after `wait_s`, `call` (after the quota check), `quota` (read the quota again after
+    `wait_s`), `reconcile` (after `wait_s`), `retry` / `absent` (a new attempt), or `done`."""
 
     next: str
     wait_s: float = 0.0
@@ -82,6 +86,7 @@ class PublishSteps:
         self.worker = worker
         s = runtime.settings
         self.settle = timedelta(minutes=s.PUBLISH_SETTLE_MINUTES)
+        self.quota = QuotaGate(runtime)
         self.max_attempts = s.PUBLISH_MAX_ATTEMPTS
 
     async def _load(self, key: AttemptKey) -> PublishInput | None:
@@ -153,6 +158,53 @@ class PublishSteps:
         assert state.error is not None
         return await self._platform_refusal(key, inp, state.error)
 
+    # --- the publishing quota (read before the call) --------------------------------------
+
+    async def check_quota(self, key: AttemptKey) -> Outcome:
+        """Read the account's publishing quota live (where the platform has one) just before
+        the call: a post that would exceed it waits for the window instead of failing."""
+        inp = await self._open(key, AttemptPhase.READY)
+        if isinstance(inp, Outcome):
+            return inp
+        try:
+            quota = await self.publisher_for(inp.request.provider).quota(inp.request)
+        except PlatformError as exc:
+            # Not knowing is no reason to hold the post: a refusal for the quota (2207042)
+            # still says when it is used up, and is answered by waiting too.
+            log.info("publish.quota_unread", target_id=str(key.target_id), kind=exc.kind)
+            return Outcome("call")
+        if quota is None or not quota.exhausted:
+            return Outcome("call")
+        hours = f"{quota.window_s / 3600:g} h"
+        why = f"{quota.used} of {quota.total} posts used in the last {hours}"
+        return await self._wait_for_quota(key, inp, why, window_s=quota.window_s)
+
+    async def _quota_refused(self, key: AttemptKey, inp: PublishInput, exc: QuotaError) -> Outcome:
+        """The create was refused for the quota: an answer, so nothing was created. The
+        attempt goes back to READY and waits, rather than failing once the deadline passes."""
+        async with self.runtime.sessionmaker() as session, session.begin():
+            undone = await publish_quota.undo_refused_call(session, key)
+        if not undone:
+            return DONE
+        return await self._wait_for_quota(
+            key,
+            inp,
+            f"refused: {exc.message}",
+            window_s=DEFAULT_WINDOW_S,
+            retry_after=exc.retry_after,
+            code=Failure.of(exc).code,
+        )
+
+    async def _wait_for_quota(
+        self, key: AttemptKey, inp: PublishInput, why: str, **plan: Any
+    ) -> Outcome:
+        wait = await self.quota.wait(key, inp, why, **plan)
+        if wait is None:
+            return DONE  # settled meanwhile (the sweep, or another execution)
+        if wait.until is None:
+            return await self._refused(key, inp, wait.failure, token=False)
+        return Outcome("quota", wait.wait_s, wait.failure.message)
+
     # --- the irreversible call ------------------------------------------------------------
 
     async def call(self, key: AttemptKey) -> Outcome:
@@ -175,6 +227,8 @@ class PublishSteps:
             result = await publisher.create(inp.request, inp.prepared)
         except OutcomeUnknownError as exc:
             return await self._to_reconcile(key, Failure.of(exc))
+        except QuotaError as exc:
+            return await self._quota_refused(key, inp, exc)
         except PlatformError as exc:
             if getattr(exc, "may_mean_posted", False):
                 return await self._to_reconcile(key, Failure.of(exc))

@@ -62,6 +62,14 @@ class Failure:
         code = exc.code if exc.subcode is None else f"{exc.code}/{exc.subcode}"
         return cls(exc.kind, exc.message, None if code is None else str(code)[:64])
 
+    def attempt_values(self) -> dict[str, Any]:
+        """The attempt's error columns."""
+        return {
+            "error_kind": self.kind,
+            "error_code": self.code,
+            "error_message": self.message[:MESSAGE_LIMIT],
+        }
+
 
 def derive_status(states: Sequence[TargetState]) -> ScheduleStatus:
     """A publishing schedule's status from its targets (the rule the README states)."""
@@ -118,9 +126,10 @@ async def get_attempt(session: AsyncSession, key: AttemptKey) -> PublishAttempt 
     )
 
 
-async def _cas_attempt(
+async def cas_attempt(
     session: AsyncSession, key: AttemptKey, expect: Sequence[AttemptPhase], **values: Any
 ) -> bool:
+    """Update the attempt only while it is in one of the `expect` phases; True when it was."""
     result = await session.execute(
         update(PublishAttempt)
         .where(
@@ -134,7 +143,7 @@ async def _cas_attempt(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _cas_target(session: AsyncSession, key: AttemptKey, **values: Any) -> bool:
+async def cas_target(session: AsyncSession, key: AttemptKey, **values: Any) -> bool:
     """Update the target only while `key` is its current attempt and it is not final."""
     result = await session.execute(
         update(ScheduleTarget)
@@ -153,21 +162,19 @@ async def store_prepared(
     session: AsyncSession, key: AttemptKey, prepared: dict[str, Any], *, worker: str
 ) -> bool:
     """Record what `prepare` made; the attempt stays PREPARING until its media is ready."""
-    ok = await _cas_attempt(
-        session, key, [AttemptPhase.PREPARING], prepared=prepared, worker=worker
-    )
+    ok = await cas_attempt(session, key, [AttemptPhase.PREPARING], prepared=prepared, worker=worker)
     if ok:
-        await _cas_target(session, key, state=TargetState.PUBLISHING)
+        await cas_target(session, key, state=TargetState.PUBLISHING)
     return ok
 
 
 async def extend_settle(session: AsyncSession, key: AttemptKey, until: datetime) -> None:
     """A target that is waiting on purpose (media processing, quota window) is not stuck."""
-    await _cas_target(session, key, settle_by=until)
+    await cas_target(session, key, settle_by=until)
 
 
 async def mark_ready(session: AsyncSession, key: AttemptKey) -> bool:
-    return await _cas_attempt(session, key, [AttemptPhase.PREPARING], phase=AttemptPhase.READY)
+    return await cas_attempt(session, key, [AttemptPhase.PREPARING], phase=AttemptPhase.READY)
 
 
 async def begin_call(
@@ -196,24 +203,33 @@ async def _to_calling(
     settle: timedelta,
     worker: str,
 ) -> bool:
-    ok = await _cas_attempt(
-        session, key, expect, phase=AttemptPhase.CALLING, call_started_at=now, worker=worker
+    # The call starts afresh: a note left while the attempt waited (the publishing quota)
+    # no longer applies, and what the call answers is recorded after it.
+    cleared: dict[str, Any] = {"error_kind": None, "error_code": None, "error_message": None}
+    ok = await cas_attempt(
+        session,
+        key,
+        expect,
+        phase=AttemptPhase.CALLING,
+        call_started_at=now,
+        worker=worker,
+        **cleared,
     )
     if ok:
-        await _cas_target(session, key, state=TargetState.PUBLISHING, settle_by=now + settle)
+        await cas_target(
+            session,
+            key,
+            state=TargetState.PUBLISHING,
+            settle_by=now + settle,
+            error_kind=None,
+            error=None,
+        )
     return ok
 
 
 async def note_call_error(session: AsyncSession, key: AttemptKey, failure: Failure) -> None:
     """Keep what the call answered on a CALLING attempt that is to be reconciled."""
-    await _cas_attempt(
-        session,
-        key,
-        [AttemptPhase.CALLING],
-        error_kind=failure.kind,
-        error_code=failure.code,
-        error_message=failure.message[:MESSAGE_LIMIT],
-    )
+    await cas_attempt(session, key, [AttemptPhase.CALLING], **failure.attempt_values())
 
 
 async def record_created(
@@ -226,7 +242,7 @@ async def record_created(
 ) -> bool:
     """Rule 2: CALLING -> CREATED with the post's id, the target posted, and the post tracked
     for the insights poller, in the caller's one transaction."""
-    if not await _cas_attempt(
+    if not await cas_attempt(
         session,
         key,
         [AttemptPhase.CALLING],
@@ -238,7 +254,7 @@ async def record_created(
         return False
     target = await session.get(ScheduleTarget, key.target_id)
     assert target is not None
-    await _cas_target(
+    await cas_target(
         session,
         key,
         state=TargetState.POSTED,
@@ -273,19 +289,15 @@ async def finish_attempt(
     """End an open attempt as FAILED, ABSENT or UNKNOWN (the target is moved separately)."""
     values: dict[str, Any] = {"phase": phase, "finished_at": now, "settled_by": settled_by}
     if failure is not None:
-        values.update(
-            error_kind=failure.kind,
-            error_code=failure.code,
-            error_message=failure.message[:MESSAGE_LIMIT],
-        )
-    return await _cas_attempt(session, key, list(OPEN_PHASES), **values)
+        values.update(failure.attempt_values())
+    return await cas_attempt(session, key, list(OPEN_PHASES), **values)
 
 
 async def settle_target(
     session: AsyncSession, key: AttemptKey, state: TargetState, failure: Failure
 ) -> bool:
     """End a target as FAILED or UNKNOWN (with the reason shown to the user)."""
-    ok = await _cas_target(
+    ok = await cas_target(
         session,
         key,
         state=state,
@@ -347,7 +359,7 @@ async def open_next_attempt(
         )
     )
     await session.flush()
-    await _cas_target(
+    await cas_target(
         session,
         key,
         attempt_number=number,

@@ -12,6 +12,7 @@ from app.integrations.errors import (
     DuplicateError,
     OutcomeUnknownError,
     PolicyError,
+    QuotaError,
     TokenError,
     TransientError,
 )
@@ -33,11 +34,14 @@ class Crash(BaseException):
 @dataclass
 class FakePlatform:
     # Per create call, in order: ok, refuse, token, transient, lost_created, lost_absent,
-    # crash_after_create, duplicate. Empty: ok.
+    # crash_after_create, duplicate, quota. Empty: ok.
     faults: deque[str] = field(default_factory=deque)
     # found / absent / inconclusive / auto (what was really created decides).
     reconcile_mode: str = "auto"
     ready_waits: int = 0
+    # How many quota reads find the account's publishing quota used up (then: no quota).
+    quota_exhausted_reads: int = 0
+    quota_reads: int = 0
     created: dict[uuid.UUID, list[str]] = field(default_factory=lambda: defaultdict(list))
     create_calls: int = 0
     prepare_calls: int = 0
@@ -92,6 +96,14 @@ class FakePublisher:
             raise TransientError("connect error: nothing sent", provider="meta")
         if fault == "duplicate":
             raise DuplicateError("(#506) Duplicate status message", code=506, provider="meta")
+        if fault == "quota":
+            raise QuotaError(
+                "(#9) Application request limit reached",
+                code=9,
+                subcode=2207042,
+                provider="instagram",
+                scope="account",
+            )
         if fault == "lost_created":
             self._create_post(req)
             raise OutcomeUnknownError("read timeout after sending", provider="meta")
@@ -115,4 +127,8 @@ class FakePublisher:
         return Reconciled.absent("no post with this text since the attempt")
 
     async def quota(self, req: PublishRequest) -> Quota | None:
+        self.platform.quota_reads += 1
+        if self.platform.quota_exhausted_reads > 0:
+            self.platform.quota_exhausted_reads -= 1
+            return Quota(used=50, total=50, window_s=86_400)
         return None

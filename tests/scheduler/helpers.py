@@ -37,15 +37,21 @@ class Due:
     target_id: uuid.UUID
 
 
-async def make_due(runtime: Runtime, *, text: str = "hello", minutes_ago: float = 1) -> Due:
-    workspace_id, account_id = await make_account(runtime)
+async def make_due(
+    runtime: Runtime,
+    *,
+    text: str = "hello",
+    minutes_ago: float = 1,
+    provider: Provider = Provider.FACEBOOK,
+) -> Due:
+    workspace_id, account_id = await make_account(runtime, provider=provider)
     async with runtime.sessionmaker() as session, session.begin():
         schedule = Schedule(
             workspace_id=workspace_id,
             text=text,
             status=ScheduleStatus.SCHEDULED,
             publish_at=utcnow() - timedelta(minutes=minutes_ago),
-            targets=[ScheduleTarget(account_id=account_id, provider=Provider.FACEBOOK)],
+            targets=[ScheduleTarget(account_id=account_id, provider=provider)],
         )
         session.add(schedule)
         await session.flush()
@@ -75,8 +81,10 @@ async def drive(steps: PublishSteps, key: AttemptKey, *, max_attempts: int = 20)
         out = await steps.prepare(key)
         while out.next == "wait":
             out = await steps.check_ready(key)
-        if out.next == "call":
-            out = await steps.call(key)
+        while out.next in ("call", "quota"):  # the workflow sleeps `wait_s` on "quota"
+            out = await steps.check_quota(key)
+            if out.next == "call":
+                out = await steps.call(key)
         while out.next == "reconcile":
             out = await steps.reconcile(key)
             if out.next == "reconcile" and out.wait_s > 0:

@@ -1,5 +1,6 @@
 """The engine on DBOS, in-process: the tick publishes a due schedule within seconds, a lost
-reply is reconciled (one post), and a cancelled schedule is never published."""
+reply is reconciled (one post), a used-up publishing quota is waited for (one post), and a
+cancelled schedule is never published."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ class Engine:
 @pytest.fixture
 async def engine(runtime: Runtime) -> AsyncIterator[Engine]:
     settings = runtime.settings.model_copy(
-        update={"PUBLISH_TICK_SECONDS": 1, "PUBLISH_RECONCILE_SECONDS": 0.1}
+        update={
+            "PUBLISH_TICK_SECONDS": 1,
+            "PUBLISH_RECONCILE_SECONDS": 0.1,
+            "PUBLISH_QUOTA_RECHECK_SECONDS": 0.2,
+        }
     )
     rt = replace(runtime, settings=settings)
     platform = FakePlatform()
@@ -66,6 +71,23 @@ async def test_lost_reply_is_reconciled_by_the_engine(engine: Engine) -> None:
     assert (await target_of(engine.runtime, due.target_id)).state == TargetState.POSTED
     assert engine.platform.posts(due.target_id) == 1
     assert len(await attempts_of(engine.runtime, due.target_id)) == 2
+
+
+@pytest.mark.parametrize("how", ["read", "refused"])
+async def test_used_up_quota_is_waited_for_then_posted_once(engine: Engine, how: str) -> None:
+    if how == "read":
+        engine.platform.quota_exhausted_reads = 3
+    else:
+        engine.platform.faults = deque(["quota"])
+    due = await make_due(engine.runtime, provider=Provider.INSTAGRAM)
+    await _until_final(engine.runtime, due.target_id)
+    target = await target_of(engine.runtime, due.target_id)
+    assert (target.state, target.error) == (TargetState.POSTED, None)
+    assert engine.platform.posts(due.target_id) == 1
+    assert engine.platform.create_calls == (1 if how == "read" else 2)
+    assert engine.platform.quota_reads == (4 if how == "read" else 2)
+    [attempt] = await attempts_of(engine.runtime, due.target_id)  # waited, never retried
+    assert attempt.finished_at is not None
 
 
 async def test_cancelled_schedule_is_never_published(engine: Engine) -> None:
