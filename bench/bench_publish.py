@@ -47,9 +47,7 @@ from app.models import (  # noqa: E402
     Schedule,
     ScheduleStatus,
     ScheduleTarget,
-    SocialAccount,
     TargetState,
-    Workspace,
 )
 from app.models.base import new_id  # noqa: E402
 from app.sandbox.client import SandboxControl  # noqa: E402
@@ -63,6 +61,7 @@ from bench.common import (  # noqa: E402
     Sandbox,
     create_accounts,
     fresh_database,
+    insert_accounts,
     machine,
     migrated_runtime,
     settings_values,
@@ -97,19 +96,9 @@ async def insert_schedules(
 ) -> Plan:  # fmt: skip
     """`count` scheduled posts, one account each (round robin), due over `spread` seconds.
     Instagram posts and every other Facebook/LinkedIn post carry an image."""
-    ws = new_id()
+    ws = await insert_accounts(runtime, accounts, "bench publish")
     plan = Plan()
     async with runtime.sessionmaker() as session, session.begin():
-        await session.execute(insert(Workspace), [{"id": ws, "name": "bench publish"}])
-        rows = []
-        for acc in accounts:
-            acc.row_id = new_id()
-            rows.append({
-                "id": acc.row_id, "workspace_id": ws, "provider": acc.provider,
-                "external_id": acc.external_id, "name": acc.external_id,
-                "access_token_enc": runtime.cipher.encrypt(acc.token),
-            })  # fmt: skip
-        await session.execute(insert(SocialAccount), rows)
         schedules, targets = [], []
         for i in range(count):
             acc = accounts[i % len(accounts)]

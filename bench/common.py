@@ -261,13 +261,13 @@ async def claim_due(runtime: Runtime) -> list[PlannedBatch]:
         )
 
 
-async def track_posts(runtime: Runtime, accounts: list[Account], *, chunk: int = 5000) -> int:
-    """Bulk-insert a workspace, the accounts, and one schedule + schedule_external per post."""
-    now = utcnow()
-    published = now - timedelta(hours=2)
+async def insert_accounts(
+    runtime: Runtime, accounts: list[Account], name: str = "bench"
+) -> uuid.UUID:
+    """A workspace and the accounts (their `row_id`s set), bulk-inserted; the workspace id."""
     ws = new_id()
     async with runtime.sessionmaker() as session, session.begin():
-        await session.execute(insert(Workspace), [{"id": ws, "name": "bench"}])
+        await session.execute(insert(Workspace), [{"id": ws, "name": name}])
         rows = []
         for acc in accounts:
             acc.row_id = new_id()
@@ -277,6 +277,14 @@ async def track_posts(runtime: Runtime, accounts: list[Account], *, chunk: int =
                 "access_token_enc": runtime.cipher.encrypt(acc.token),
             })  # fmt: skip
         await session.execute(insert(SocialAccount), rows)
+    return ws
+
+
+async def track_posts(runtime: Runtime, accounts: list[Account], *, chunk: int = 5000) -> int:
+    """Bulk-insert a workspace, the accounts, and one schedule + schedule_external per post."""
+    now = utcnow()
+    published = now - timedelta(hours=2)
+    ws = await insert_accounts(runtime, accounts)
     total = 0
     pending = [(acc, pid) for acc in accounts for pid in acc.post_ids]
     for start in range(0, len(pending), chunk):
