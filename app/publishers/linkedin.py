@@ -57,6 +57,10 @@ _LITTLE_TEXT_RESERVED = re.compile(r"([\\()\[\]{}<>@|~_*])")
 _LITTLE_TEXT_ESCAPE = re.compile(r"\\(.)")
 _PAGE_SIZE = 50
 _MAX_PAGES = 4
+# A member token cannot read /rest/images (research §3.3) and LinkedIn refuses a post whose
+# image is still processing, so a member's images get this long after upload before the
+# create (undocumented; the sandbox processes in 2 s, peers wait "a grace period").
+MEMBER_IMAGE_GRACE_S = 10.0
 
 
 def escape_little_text(text: str) -> str:
@@ -156,7 +160,11 @@ class LinkedInPublisher:
             return {"kind": "video", "video": await self._upload_video(req, req.media_urls[0])}
         if kinds:
             images = [await self._upload_image(req, url) for url in req.media_urls]
-            return {"kind": "image" if len(images) == 1 else "multi_image", "images": images}
+            kind = "image" if len(images) == 1 else "multi_image"
+            prepared: Prepared = {"kind": kind, "images": images}
+            if LINKEDIN.account_kind(req.account_external_id) != "organization":
+                prepared["uploaded_at"] = utcnow().timestamp()  # the grace counts from here
+            return prepared
         return {"kind": "article" if req.link else "text"}
 
     async def _upload_image(self, req: PublishRequest, url: str) -> str:
@@ -222,10 +230,9 @@ class LinkedInPublisher:
         if prepared.get("kind") == "video":
             urns = [str(prepared["video"])]
             path = "/rest/videos/"
-        elif prepared.get("images") and LINKEDIN.account_kind(req.account_external_id) == (
-            "organization"
-        ):
-            # A member token cannot read /rest/images (research §3.3): members post at once.
+        elif prepared.get("images"):
+            if LINKEDIN.account_kind(req.account_external_id) != "organization":
+                return _member_image_grace(prepared)
             urns, path = [str(u) for u in prepared["images"]], "/rest/images/"
         else:
             return ReadyState.ready()
@@ -323,6 +330,17 @@ class LinkedInPublisher:
 
     async def quota(self, req: PublishRequest) -> Quota | None:  # noqa: ARG002
         return None  # LinkedIn's daily limits are not readable; a 429 says when one is hit
+
+
+def _member_image_grace(prepared: Prepared) -> ReadyState:
+    """A member's images cannot be read back: ready once the grace since upload has passed."""
+    uploaded = prepared.get("uploaded_at")
+    if not isinstance(uploaded, int | float):
+        return ReadyState.ready()
+    left = uploaded + MEMBER_IMAGE_GRACE_S - utcnow().timestamp()
+    if left > 0:
+        return ReadyState.waiting(left, "giving LinkedIn time to process the member's images")
+    return ReadyState.ready()
 
 
 def _content(req: PublishRequest) -> PostContent:
