@@ -1,8 +1,10 @@
 """`postmeter demo`: the sandbox platforms plus Postmeter on the embedded default, wired up.
 
 Starts `postmeter sandbox --seed demo` in a child process (its clock runs fast), connects the
-demo accounts, tracks every demo post, and serves the API with the poller in-process, so
-metrics appear and grow within a minute.
+demo accounts, tracks every demo post, schedules one new post a minute ahead to the demo Page,
+Instagram account and LinkedIn organization, and serves the API with the poller and the
+publishing engine in-process, so metrics appear and grow within a minute and the new post is
+published at its time, then measured.
 """
 
 from __future__ import annotations
@@ -12,26 +14,34 @@ import contextlib
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.common import command_runtime, console, err_console, load_settings_and_logging
 from app.cli.run import serve_api
 from app.cli.sandbox_link import TrackedPost, connect_sandbox, growing_post
 from app.core.config import Settings
 from app.core.runtime import Runtime
-from app.models import Workspace
+from app.models import SocialAccount, Workspace
+from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.sandbox.server import PortUnavailable, bind_socket
+from app.schemas.schedules import Content, ScheduleCreate
+from app.services.schedules import create_schedule
 from app.services.workspaces import create_api_key
 
 DEMO_WORKSPACE = "Postmeter demo"
+# The demo's own post is due this long after start: time to read the banner, then watch it.
+DEMO_POST_LEAD = timedelta(minutes=1)
 
 
 def demo_settings(base: Settings, sandbox_url: str, app_secret: str) -> Settings:
@@ -44,6 +54,8 @@ def demo_settings(base: Settings, sandbox_url: str, app_secret: str) -> Settings
         "INSIGHTS_POLL_TICK_SECONDS": 10,
         "INSIGHTS_SNAPSHOT_BUCKET_HOURS": 1 / 60,  # one history point per minute
         "INSIGHTS_FRESH_SECONDS": 30,
+        # The demo post's image is a sandbox media file, on loopback (this process only).
+        "MEDIA_ALLOW_PRIVATE_URLS": True,
     }
     if not base.DATABASE_URL:
         # Apart from `postmeter serve`'s database: the demo's accounts hold sandbox tokens, and
@@ -56,9 +68,17 @@ def demo_data_dir(base: Settings) -> Path:
     return base.DATA_DIR / "demo"
 
 
-async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list[TrackedPost]]:
+@dataclass(frozen=True)
+class DemoPost:
+    schedule_id: uuid.UUID
+    publish_at: datetime
+
+
+async def connect_demo(
+    runtime: Runtime, ctl: SandboxControl
+) -> tuple[str, list[TrackedPost], DemoPost]:
     """The demo workspace with a fresh API key, the sandbox's accounts connected (tokens
-    refreshed) and every demo post tracked."""
+    refreshed), every demo post tracked, and a new post scheduled a minute ahead."""
     async with runtime.sessionmaker() as session, session.begin():
         workspace = await session.scalar(select(Workspace).where(Workspace.name == DEMO_WORKSPACE))
         if workspace is None:
@@ -69,7 +89,38 @@ async def connect_demo(runtime: Runtime, ctl: SandboxControl) -> tuple[str, list
         posts = await connect_sandbox(
             session, cipher=runtime.cipher, workspace_id=workspace.id, ctl=ctl
         )
-    return key.plaintext, posts
+        post = await schedule_demo_post(session, workspace.id, ctl)
+    return key.plaintext, posts, post
+
+
+async def schedule_demo_post(
+    session: AsyncSession, workspace_id: uuid.UUID, ctl: SandboxControl
+) -> DemoPost:
+    """One post with an image to the demo Page, its Instagram account and the LinkedIn
+    organization, due `DEMO_POST_LEAD` from now, through the schedule service as the API
+    creates one. Its text names the time, so a demo run again is not a duplicate."""
+    demo = (await ctl.world())["demo"]
+    ours = (demo["page_id"], demo["ig_user_id"], demo["org_urn"])
+    accounts = await session.scalars(
+        select(SocialAccount.id).where(
+            SocialAccount.workspace_id == workspace_id, SocialAccount.external_id.in_(ours)
+        )
+    )
+    publish_at = (utcnow() + DEMO_POST_LEAD).replace(microsecond=0)
+    data = ScheduleCreate(
+        content=Content.model_validate(
+            {
+                "text": f"Hello from the Postmeter demo, published at {publish_at:%H:%M:%S} UTC",
+                "media_urls": [ctl.media_url("demo-post.jpg")],
+            }
+        ),
+        publish_at=publish_at,
+        account_ids=list(accounts),
+    )
+    schedule = await create_schedule(
+        session, workspace_id=workspace_id, data=data, allow_private_urls=True
+    )
+    return DemoPost(schedule.id, publish_at)
 
 
 @contextlib.contextmanager
@@ -130,12 +181,13 @@ async def _run_demo(
             secret = (await ctl.world())["demo"]["meta_app_secret"]
             settings = demo_settings(base, url, secret)
             async with command_runtime(settings=settings) as runtime:
-                api_key, posts = await connect_demo(runtime, ctl)
+                api_key, posts, post = await connect_demo(runtime, ctl)
                 banner = Banner(
                     api=f"http://{host}:{port}",
                     sandbox=url,
                     key=api_key,
                     sample=growing_post(posts),
+                    post=post,
                     speed=clock_speed,
                     data_dir=None if base.DATABASE_URL else settings.DATA_DIR,
                 )
@@ -151,6 +203,7 @@ class Banner:
     sandbox: str
     key: str
     sample: TrackedPost | None
+    post: DemoPost
     speed: float
     data_dir: Path | None  # the demo's own DATA_DIR, when it is not the user's database
 
@@ -168,7 +221,15 @@ class Banner:
             f"{curl}/insights/metrics/{sample}/history\n",
             "Metrics appear within a minute and grow every minute"
             + (" (the post above is the youngest)" if self.sample else "")
-            + ". Ctrl-C stops the demo.",
+            + ".\n",
+            f"A new post is scheduled for {self.post.publish_at:%H:%M:%S} UTC to the demo Page, "
+            "Instagram account and LinkedIn organization; watch its targets go from pending "
+            "to posted, then its metrics arrive:",
+            f"{curl}/schedules/{self.post.schedule_id}",
+            f"{curl}/schedules/{self.post.schedule_id}/attempts",
+            f"{curl}/insights/metrics/{self.post.schedule_id}",
+            f"  curl {self.sandbox}/_sandbox/published   # what the platforms received\n",
+            "Ctrl-C stops the demo.",
         ]
         if self.data_dir is not None:
             lines.append(

@@ -1,4 +1,6 @@
-"""`postmeter demo`, run as a user would: metrics appear and grow in the API within a minute."""
+"""`postmeter demo`, run as a user would: metrics appear and grow in the API within a minute,
+and the post the demo schedules a minute ahead is published to its three accounts, once each,
+then measured."""
 
 from __future__ import annotations
 
@@ -53,7 +55,9 @@ def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
         key = re.search(r"pm_[0-9a-f]{16}_[\w-]+", banner)
         named = re.search(r"/insights/metrics/([0-9a-f-]{36})/history", banner)
         admin = re.search(r"(DATA_DIR=\S+) (\S+) workspace create", banner)
+        scheduled = re.search(r"/schedules/([0-9a-f-]{36})/attempts", banner)
         assert key, banner
+        assert scheduled, banner
         assert named, banner
         assert admin, banner
         api = httpx.Client(
@@ -84,6 +88,30 @@ def test_demo_metrics_appear_and_grow(tmp_path: Path) -> None:
         _wait("the named post's metrics to grow in the background", grown, 90)
         history = api.get(f"/api/v1/insights/metrics/{schedule}/history").json()["items"]
         assert len(history) >= 2  # one point per minute in the demo
+
+        # The post the demo scheduled: published at its time to all three, once each, measured.
+        new_post = scheduled[1]
+        status = api.get(f"/api/v1/schedules/{new_post}").json()
+        assert status["status"] in ("scheduled", "publishing", "posted"), status
+
+        def posted() -> dict[str, Any] | None:
+            body: dict[str, Any] = api.get(f"/api/v1/schedules/{new_post}").json()
+            return body if body["status"] == "posted" else None
+
+        body = _wait("the demo's new post published", posted, 90)
+        assert {t["provider"] for t in body["targets"]} == {"facebook", "instagram", "linkedin"}
+        published = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/published").json()
+        assert published["total"] == 3, published
+        assert published["duplicates"] == 0
+        assert {p["post_id"] for p in published["posts"]} == {
+            t["external_id"] for t in body["targets"]
+        }
+
+        def measured() -> bool:
+            metrics = api.get(f"/api/v1/insights/metrics/{new_post}").json()
+            return metrics.get("totals", {}).get("impressions") is not None
+
+        _wait("the new post's metrics", measured, 60)
 
         # The banner's admin command, as printed (with this interpreter for `postmeter`).
         data_dir = admin[1].removeprefix("DATA_DIR=")
