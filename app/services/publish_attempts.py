@@ -82,7 +82,13 @@ def derive_status(states: Sequence[TargetState]) -> ScheduleStatus:
 
 
 async def refresh_schedule_status(session: AsyncSession, schedule_id: uuid.UUID) -> None:
-    """Store the status its targets give a schedule that is publishing (or was)."""
+    """Store the status its targets give a schedule that is publishing (or was).
+
+    The schedule row is locked first: two targets settling at once in two transactions would
+    otherwise each read the other as still publishing (PostgreSQL's read committed) and both
+    store `publishing`, for good.
+    """
+    await session.execute(select(Schedule.id).where(Schedule.id == schedule_id).with_for_update())
     states = list(
         await session.scalars(
             select(ScheduleTarget.state).where(ScheduleTarget.schedule_id == schedule_id)
