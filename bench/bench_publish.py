@@ -167,15 +167,31 @@ class Worker:
         self.kills += 1
         self.start()
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self) -> None:
+        """Ctrl-C (as `stop_workers` sends it to all at once)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+
+def stop_workers(workers: list[Worker], timeout: float = 30) -> str:
+    """Ctrl-C to every worker, then wait; kill what is still running after `timeout` s.
+    Returns how long each took to exit (an exit that needed a kill is reported as such)."""
+    started = time.monotonic()
+    for w in workers:
+        w.interrupt()
+    took = []
+    for w in workers:
+        if w.proc is None:
+            continue
+        left = max(0.1, timeout - (time.monotonic() - started))
         try:
-            self.proc.wait(timeout=30)
+            w.proc.wait(timeout=left)
+            took.append(f"{time.monotonic() - started:.1f} s")
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            w.proc.kill()
+            w.proc.wait()
+            took.append(f"killed after {timeout:g} s")
+    return ", ".join(took)
 
 
 async def wait_started(workers: list[Worker], timeout: float = 120) -> None:
@@ -343,11 +359,11 @@ async def one_run(args: argparse.Namespace, run: str) -> dict[str, Any]:
                 timeout=args.timeout,
             )  # fmt: skip
         finally:
-            for w in workers:
-                w.stop()
+            stopped = stop_workers(workers)
         result = await measure(runtime, ctl, plan)
         result.update(
             run=run, faults=faults, settle_s=settle, kills=sum(w.kills for w in workers),
+            stopped=stopped,
             fired={f"{r['kind']}:{r.get('mode', '')}": r.get("fired")
                    for r in await ctl.publish_faults()},
             not_posted=await failure_kinds(runtime, plan),
@@ -367,7 +383,8 @@ async def main(args: argparse.Namespace) -> int:
         results.append(result)
         print(f"{run}: faults: {result['faults']}; fired: {result['fired']}; "
               f"kills: {result['kills']}; not posted: {result['not_posted']}; "
-              f"lag by platform: {result['lag_by_provider']}")  # fmt: skip
+              f"lag by platform: {result['lag_by_provider']}; "
+              f"workers exited on Ctrl-C after: {result['stopped']}")  # fmt: skip
     headers = ["run", "targets", "posted", "failed", "unknown", "settled", "lag p50 s",
                "lag p99 s", "lag max s", "posts", "1 post/posted", "dups", "lost", "ghost",
                "settled after s"]  # fmt: skip
