@@ -15,6 +15,7 @@ import structlog
 from dbos import DBOS
 
 from app.core.config import ConfigError
+from app.core.files import use_private_umask
 from app.core.runtime import Runtime, tune_gc_for_service
 from app.scheduler import engine
 from app.scheduler.steps import PublisherFor, PublishSteps
@@ -23,6 +24,7 @@ from app.services.startup import command_runtime
 from workers import insights_poller
 from workers.dbos_adapter import wait_for_queue_worker
 from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
+from workers.worker_claim import claim_worker_id
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +58,7 @@ async def start_background(
     global _current
     s = runtime.settings
     executor = executor_id(s, role)
+    claim_worker_id(s, executor)  # before anything starts: refused if a live process has it
     poller_ctx = (
         await insights_poller.open_poller(runtime, executor, transport=transport)
         if poller
@@ -131,6 +134,7 @@ async def run_worker() -> int:
 
 
 def main() -> int:
+    use_private_umask()
     try:
         return asyncio.run(run_worker())
     except ConfigError as exc:

@@ -16,6 +16,8 @@ from dbos import DBOS
 
 from app import __version__
 from app.core.config import Settings
+from app.core.files import prepare_sqlite_file
+from workers.worker_claim import claim_worker_id, release_worker_claim
 
 
 def dbos_system_database_url(settings: Settings) -> str:
@@ -28,7 +30,7 @@ def dbos_system_database_url(settings: Settings) -> str:
 
 def _prepare_sqlite_file(path: Path) -> None:
     """WAL lets DBOS's queue threads and our workflows read while one writes (2x throughput)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(path)  # 0600 before SQLite opens it (its -wal, -shm follow)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
 
@@ -57,7 +59,12 @@ def tick_cron(seconds: int) -> str:
 
 def launch_dbos(settings: Settings, executor: str) -> None:
     """Configure and launch DBOS in this process (inside the running loop: async workflows
-    then run on it, with our engine and clients). Queues are registered after this."""
+    then run on it, with our engine and clients). Queues are registered after this.
+
+    The worker id is claimed first (`workers.worker_claim`): DBOS takes over the id's
+    in-flight workflows at launch, so a process whose id a live process holds stops here,
+    with `WorkerIdInUse`, before it touches them."""
+    claim_worker_id(settings, executor)
     if settings.is_sqlite:
         _prepare_sqlite_file(settings.DATA_DIR / "dbos.sqlite")
     # DBOS logs only to the "dbos" logger and gives it a console handler of its own unless it
@@ -81,3 +88,4 @@ def launch_dbos(settings: Settings, executor: str) -> None:
 
 def destroy_dbos() -> None:
     DBOS.destroy(destroy_registry=False)
+    release_worker_claim()

@@ -25,6 +25,7 @@ import structlog
 from dbos import DBOS, Queue, ScheduleInput, SetEnqueueOptions, SetWorkflowID
 
 from app.core.config import ConfigError, Settings, load_settings
+from app.core.files import use_private_umask
 from app.core.runtime import Runtime, build_runtime, tune_gc_for_service
 from app.models.base import utcnow
 from app.services.insights_refresh import InsightsRefresher, open_refresher
@@ -33,6 +34,7 @@ from app.services.startup import command_runtime
 from workers.dbos_adapter import wait_for_queue_worker
 from workers.dbos_runtime import dbos_system_database_url as dbos_system_database_url
 from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
+from workers.worker_claim import claim_worker_id
 
 log = structlog.get_logger(__name__)
 
@@ -194,6 +196,7 @@ async def start_poller(
     runtime = runtime or build_runtime(settings or load_settings())
     s = runtime.settings
     executor = executor_id(s, role)
+    claim_worker_id(s, executor)  # before anything starts: refused if a live process has it
     ctx = await open_poller(runtime, executor, transport=transport, owns_runtime=owns)
     launch_dbos(s, executor)
     await register_poller(s)
@@ -327,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Postmeter insights poller")
     parser.add_argument("--once", action="store_true", help="run one pass, print a summary")
     args = parser.parse_args(argv)
+    use_private_umask()
     try:
         return asyncio.run(run_cli(once=args.once))
     except ConfigError as exc:

@@ -8,6 +8,7 @@ import typer
 
 from app.cli import admin, demo, insights, publish, run, sandbox
 from app.core.config import ConfigError
+from app.core.files import use_private_umask
 
 cli = typer.Typer(
     name="postmeter",
@@ -28,6 +29,7 @@ demo.register(cli)
 
 def main() -> None:
     """Entry point: configuration errors end the process with one clear line."""
+    use_private_umask()  # what the process creates (database, DBOS state, key) is 0600
     try:
         cli()
     except ConfigError as exc:

@@ -30,11 +30,12 @@ from app.cli.common import command_runtime, console, err_console, load_settings_
 from app.cli.run import serve_api
 from app.cli.sandbox_link import TrackedPost, connect_sandbox, growing_post
 from app.core.config import Settings
+from app.core.files import ensure_private_dir
 from app.core.runtime import Runtime
 from app.models import SocialAccount, Workspace
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
-from app.sandbox.server import PortUnavailable, bind_socket
+from app.sandbox.ports import PortUnavailable, bind_socket
 from app.schemas.schedules import Content, ScheduleCreate
 from app.services.schedules import create_schedule
 from app.services.workspaces import create_api_key
@@ -164,7 +165,7 @@ async def run_demo(host: str, port: int, sandbox_port: int, clock_speed: float) 
     """Both ports are bound first: a taken one ends the demo before it starts or prints."""
     base = load_settings_and_logging()
     state_dir = demo_data_dir(base)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(state_dir)
     with _bind("API port", host, port) as api_sock:
         sandbox_sock = _bind("sandbox port", "127.0.0.1", sandbox_port)
         await _run_demo(base, api_sock, sandbox_sock, clock_speed)

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.cli.common import command_runtime
+from app.cli.common import command_runtime, err_console
 from app.core.config import Settings
 from app.core.runtime import Runtime, tune_gc_for_service
 from app.main import create_app
+from app.sandbox.ports import PortUnavailable, bind_socket
 
 
 async def serve_api(
@@ -46,10 +47,13 @@ async def serve_api(
             await background.stop_background()
 
 
-async def _serve(host: str, port: int) -> None:
+async def _serve(sock: socket.socket) -> None:
+    host, port = sock.getsockname()[:2]
     async with command_runtime() as runtime:
         settings = runtime.settings
-        await serve_api(settings, runtime, host, port, in_process_worker=settings.is_sqlite)
+        await serve_api(
+            settings, runtime, host, port, in_process_worker=settings.is_sqlite, sock=sock
+        )
 
 
 def register(cli: typer.Typer) -> None:
@@ -58,8 +62,17 @@ def register(cli: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     ) -> None:
-        """Run the API (on SQLite, the background worker runs in-process too)."""
-        asyncio.run(_serve(host, port))
+        """Run the API (on SQLite, the background worker runs in-process too).
+
+        The port is bound first: a taken one ends the command before any background work
+        starts (a second `serve` must not touch the first one's workflows)."""
+        try:
+            sock = bind_socket(host, port)
+        except PortUnavailable as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        with sock:
+            asyncio.run(_serve(sock))
 
     @cli.command("worker")
     def worker() -> None:

@@ -120,7 +120,7 @@ def register(cli: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the local Meta Graph / LinkedIn API emulator (for development and tests)."""
-        from app.sandbox.server import PortUnavailable
+        from app.sandbox.ports import PortUnavailable
         from app.sandbox.server import serve as serve_sandbox
 
         if print_env_:

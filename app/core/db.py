@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core import jsonfast
 from app.core.config import Settings
+from app.core.files import prepare_sqlite_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -54,7 +55,8 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
         kwargs["max_overflow"] = settings.DATABASE_POOL_SIZE
     if settings.is_sqlite:
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
+            prepare_sqlite_file(Path(url.database))
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     # orjson for JSON columns (the raw payloads are the bulk of every snapshot write).
     engine = create_async_engine(

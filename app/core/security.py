@@ -13,6 +13,7 @@ import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.core.config import ConfigError, Settings
+from app.core.files import PRIVATE_FILE_MODE, ensure_private_dir
 
 log = structlog.get_logger(__name__)
 
@@ -118,11 +119,11 @@ def _read_or_create_key_file(data_dir: Path) -> str:
     path = data_dir / KEY_FILE_NAME
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     key = generate_encryption_key()
     # O_EXCL: two processes starting at once must not both write a different key.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as fh:

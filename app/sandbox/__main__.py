@@ -6,7 +6,8 @@ import argparse
 import socket
 import sys
 
-from app.sandbox.server import PortUnavailable, serve
+from app.sandbox.ports import PortUnavailable
+from app.sandbox.server import serve
 
 
 def main(argv: list[str] | None = None) -> None:

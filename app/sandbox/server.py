@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import socket
 import sys
@@ -26,6 +25,7 @@ from app.sandbox.fault_layer import FaultLayer
 from app.sandbox.faults import ConnectionDropped
 from app.sandbox.linkedin_http import oauth_endpoint, rest_endpoint, upload_endpoint
 from app.sandbox.meta_http import graph_endpoint
+from app.sandbox.ports import bind_socket
 from app.sandbox.state import SandboxState
 from app.sandbox.world import build_world, client_env
 
@@ -142,26 +142,6 @@ def describe_world(state: SandboxState, base_url: str) -> str:
             f"    postmeter sandbox --port {urlsplit(base_url).port} --connect WORKSPACE_ID",
         ]
     return "\n".join(lines) + "\n"
-
-
-class PortUnavailable(OSError):
-    """The sandbox's address cannot be bound (in use, or not an address of this host)."""
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, bound before anything is printed or started, so a
-    taken port fails at once with one clear line (``PortUnavailable``)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def serve(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from app.core.config import ConfigError, Settings, load_settings
+from app.core.files import secure_storage
 from app.core.logging import configure_logging
 from app.core.runtime import Runtime, build_runtime
 from app.services.migrations import migration_status, upgrade_database
@@ -27,7 +28,9 @@ async def command_runtime(
     """A runtime for one command (on `settings`, else loaded, with logging configured). The
     embedded SQLite database is migrated on the way in; PostgreSQL must be migrated explicitly
     (`postmeter db upgrade`), so we only check it."""
-    runtime = build_runtime(settings or load_settings_and_logging())
+    settings = settings or load_settings_and_logging()
+    secure_storage(settings)  # DATA_DIR 0700, its files 0600 (fixed, with a log line)
+    runtime = build_runtime(settings)
     try:
         if migrate:
             await ensure_schema(runtime)
