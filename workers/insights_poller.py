@@ -71,10 +71,14 @@ def _ctx() -> PollerContext:
 async def claim_step(now_iso: str) -> list[dict[str, Any]]:
     """Claim due posts and cut them into batches (recorded: replays return the same batches)."""
     ctx = _ctx()
+    now = datetime.fromisoformat(now_iso)
+    # Posts an earlier batch could neither store nor put back (the database refused both):
+    # released first, so this very claim takes them again.
+    await ctx.refresher.release_unreleased(now)
     async with ctx.runtime.sessionmaker() as session, session.begin():
         batches = await claim_due_batches(
             session,
-            now=datetime.fromisoformat(now_iso),
+            now=now,
             batch_size=ctx.runtime.settings.INSIGHTS_POSTS_PER_WORKFLOW,
             limit=CLAIM_LIMIT,
         )
@@ -263,8 +267,10 @@ async def run_once(progress: Any = None) -> PassSummary:
     ctx = _ctx()
     workflow_ids = await _pending_fetch_ids()
     while True:
+        now = utcnow()
+        await ctx.refresher.release_unreleased(now)  # claims a failed store could not put back
         async with ctx.runtime.sessionmaker() as session:
-            due = await count_due(session, utcnow())
+            due = await count_due(session, now)
         if due == 0:
             break
         handle = await DBOS.start_workflow_async(poll_pass_workflow, utcnow().isoformat())

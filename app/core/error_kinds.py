@@ -40,6 +40,10 @@ class ErrorKind(StrEnum):
     NONEXISTENT_VERSION): the operator sets an active version; the account and post are fine."""
     REAL_DATA_EXISTS = "real_data_exists"
     """Fake metrics were not generated because real ones exist for the schedule."""
+    STORAGE = "storage"
+    """The metrics were fetched (or the fetch was due) but Postmeter's database refused to
+    store them (read-only, full, unreachable): the post is due again at once, nothing is lost
+    on the platform's side."""
 
     # --- publishing (a post could not be created) ---
     POLICY = "policy"

@@ -3,6 +3,13 @@
 Used by the insights API ("fetch now") and by the background poller (one call per account
 batch). Reads happen in a short transaction, platform calls outside any transaction, and all
 writes in one write-first transaction, so SQLite's single writer is never held across HTTP.
+
+When the database refuses that transaction (read-only, full, gone), the batch does not fail
+as a whole: every post is reported with the `storage` error kind, and a second, separate
+transaction puts the poller's claim back (the posts are due again at once, not after the
+30-minute lease) and records the error, so the summary counts it and the metrics say stale.
+If that write fails too, the refresher keeps the posts and tries again before its next batch
+and before the poller's next claim (`release_unreleased`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import jsonfast
@@ -47,6 +56,30 @@ from app.services.refresh_ledger import (
 )
 
 __all__ = ["InsightsRefresher", "PostOutcome", "RefreshReport", "open_refresher"]
+
+log = structlog.get_logger(__name__)
+
+# Posts kept in memory whose storage failure could not be written down either; past this many
+# the oldest are dropped (their claim's lease frees them, as before).
+MAX_UNRELEASED = 100_000
+_RELEASE_CHUNK = 5000
+
+
+@dataclass
+class _Unreleased:
+    """Posts whose refresh could not be stored, not yet marked so in the database."""
+
+    ids: list[uuid.UUID]
+    claimed_until: datetime | None  # the poller's lease they are held by, None for an API fetch
+    message: str
+
+
+def storage_error_message(exc: SQLAlchemyError) -> str:
+    """What the database said, without SQL or parameters (SQLAlchemy's text carries both, and
+    the parameters are metric payloads)."""
+    orig = getattr(exc, "orig", None) or exc
+    first_line = (str(orig).strip().splitlines() or [""])[0]
+    return f"the database refused the write ({type(orig).__name__}: {first_line[:200]})"
 
 
 @dataclass
@@ -107,6 +140,7 @@ class InsightsRefresher:
         self.runtime = runtime
         self.clients = clients
         self.settings = runtime.settings
+        self._unreleased: list[_Unreleased] = []
 
     async def refresh(
         self,
@@ -120,13 +154,87 @@ class InsightsRefresher:
         With `claimed_until` (the poller's lease), rows no longer held by that claim are
         skipped: they were fetched meanwhile or belong to a newer claim.
         """
+        await self.release_unreleased()
         ledger = RefreshLedger(self.settings, now or utcnow())
-        loaded = await self._load(external_row_ids, ledger.now, claimed_until)
+        try:
+            loaded = await self._load(external_row_ids, ledger.now, claimed_until)
+        except SQLAlchemyError as exc:
+            message = storage_error_message(exc)
+            ledger.report.unloaded_storage_errors = len(external_row_ids)
+            await self._release(list(external_row_ids), claimed_until, message, ledger.now)
+            return ledger.report
         for account, rows in loaded.groups:
             await self._refresh_account(account, rows, loaded, ledger)
-        async with self.runtime.sessionmaker() as session, session.begin():
-            await ledger.persist(session, self.clients)
+        try:
+            async with self.runtime.sessionmaker() as session, session.begin():
+                await ledger.persist(session, self.clients)
+        except SQLAlchemyError as exc:
+            message = storage_error_message(exc)
+            rows = [row for _, group in loaded.groups for row in group]
+            retry_at = ledger.now if claimed_until is not None else None
+            ledger.storage_failed(rows, message, retry_at=retry_at)
+            await self._release([r.id for r in rows], claimed_until, message, ledger.now)
         return ledger.report
+
+    async def _release(
+        self, ids: list[uuid.UUID], claimed_until: datetime | None, message: str, now: datetime
+    ) -> None:
+        """After a failed store: record the error and put the claim back, in a transaction of
+        its own; kept for a later try when the database refuses this too."""
+        log.error("insights.store.failed", posts=len(ids), error=message)
+        entry = _Unreleased(ids, claimed_until, message)
+        if not await self._write_release(entry, now):
+            self._unreleased.append(entry)
+            while sum(len(e.ids) for e in self._unreleased) > MAX_UNRELEASED:
+                dropped = self._unreleased.pop(0)
+                log.warning("insights.store.release_dropped", posts=len(dropped.ids))
+
+    async def release_unreleased(self, now: datetime | None = None) -> int:
+        """Write down earlier storage failures the database refused then; returns how many
+        posts were released, due again at `now` (the poller calls this before every claim)."""
+        released = 0
+        now = now or utcnow()
+        while self._unreleased:
+            entry = self._unreleased[0]
+            if not await self._write_release(entry, now):
+                break
+            self._unreleased.pop(0)
+            released += len(entry.ids)
+        if released:
+            log.info("insights.store.released_later", posts=released)
+        return released
+
+    async def _write_release(self, entry: _Unreleased, now: datetime) -> bool:
+        ext = ScheduleExternal
+        values: dict[str, Any] = {
+            "last_error_kind": ErrorKind.STORAGE,
+            "last_error": entry.message[:1000],
+            "consecutive_failures": ext.consecutive_failures + 1,
+        }
+        if entry.claimed_until is not None:
+            values["next_fetch_at"] = now  # due again at once: the lease is not waited out
+        try:
+            async with self.runtime.sessionmaker() as session, session.begin():
+                for start in range(0, len(entry.ids), _RELEASE_CHUNK):
+                    stmt = update(ext).where(
+                        ext.id.in_(entry.ids[start : start + _RELEASE_CHUNK]),
+                        ext.status == ExternalStatus.LIVE,
+                    )
+                    if entry.claimed_until is not None:
+                        # Only posts this claim still holds (not re-claimed meanwhile).
+                        stmt = stmt.where(ext.next_fetch_at == entry.claimed_until)
+                    await session.execute(
+                        stmt.values(values).execution_options(synchronize_session=False)
+                    )
+        except SQLAlchemyError as exc:
+            log.error(
+                "insights.store.release_failed",
+                posts=len(entry.ids),
+                error=storage_error_message(exc),
+                kept=True,
+            )
+            return False
+        return True
 
     async def _load(
         self, ids: Sequence[uuid.UUID], now: datetime, claimed_until: datetime | None

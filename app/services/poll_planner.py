@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ExternalStatus, Provider, ScheduleExternal
+from app.services.workspace_lifecycle import workspace_active
 
 CLAIM_LEASE = timedelta(minutes=30)
 
@@ -43,6 +44,7 @@ async def count_due(session: AsyncSession, now: datetime) -> int:
             select(func.count()).where(
                 ScheduleExternal.status == ExternalStatus.LIVE,
                 ScheduleExternal.next_fetch_at <= now,
+                workspace_active(ScheduleExternal.workspace_id),
             )
         )
         or 0
@@ -73,6 +75,8 @@ async def claim_due_batches(
         .where(
             ScheduleExternal.status == ExternalStatus.LIVE,
             ScheduleExternal.next_fetch_at <= now,
+            # A disabled workspace's posts are not polled (due again once it is enabled).
+            workspace_active(ScheduleExternal.workspace_id),
         )
         .order_by(ScheduleExternal.account_id, ScheduleExternal.next_fetch_at)
         .limit(limit)
@@ -96,7 +100,10 @@ async def claim_due_batches(
     groups: dict[tuple[str, Provider, str], list[str]] = defaultdict(list)
     for row in rows:
         groups[(str(row.account_id), row.provider, row.media_type or "")].append(str(row.id))
-    stamp = now.strftime("%Y%m%dT%H%M%S")
+    # To the microsecond: a batch whose store failed is due again at once (its claim put
+    # back), and a claim within the same second must not reuse the failed batch's id (DBOS
+    # would hand back that batch's recorded result instead of fetching).
+    stamp = now.strftime("%Y%m%dT%H%M%S%f")
     lease_until = (now + lease).isoformat()
     batches = []
     for (account_id, provider, _media_type), row_ids in groups.items():

@@ -54,13 +54,18 @@ class PostOutcome:
 @dataclass
 class RefreshReport:
     outcomes: list[PostOutcome] = field(default_factory=list)
+    # Posts of a batch the database could not even read (no outcome per post to report).
+    unloaded_storage_errors: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     def error_counts(self) -> dict[ErrorKind, int]:
         """Posts per error kind."""
-        return dict(Counter(o.error_kind for o in self.outcomes if o.error_kind))
+        counts = Counter(o.error_kind for o in self.outcomes if o.error_kind)
+        if self.unloaded_storage_errors:
+            counts[ErrorKind.STORAGE] += self.unloaded_storage_errors
+        return dict(counts)
 
 
 @dataclass
@@ -214,6 +219,18 @@ class RefreshLedger:
         }
         log.warning("insights.fetch.throttled", key=key, until=until.isoformat())
         self.defer_throttled(rows, until)
+
+    def storage_failed(
+        self, rows: list[PostRow], message: str, *, retry_at: datetime | None
+    ) -> None:
+        """The write transaction failed: nothing of this batch was stored, whatever the
+        platform answered, so every post reports the storage error instead."""
+        self.report.outcomes = [
+            PostOutcome(
+                r.id, r.schedule_id, r.provider, "error", ErrorKind.STORAGE, message, retry_at
+            )
+            for r in rows
+        ]
 
     def defer_throttled(self, rows: list[PostRow], until: datetime) -> None:
         for row in rows:
