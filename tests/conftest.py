@@ -105,6 +105,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         template: Path = request.getfixturevalue("sqlite_template")
         target = tmp_path / "postmeter.sqlite"
         shutil.copyfile(template, target)
+        target.chmod(0o600)  # as Postmeter keeps it (else every test logs files.mode_fixed)
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("pg_migrated")
     return url

@@ -172,3 +172,34 @@ def test_error_kind_migration_maps_stored_values(scratch_engine: sa.Engine) -> N
     with scratch_engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("throttle_states")}
     assert "usage_percent" in columns
+
+
+# --- 7394550b1595 -> f0b0b48f65c9: workspaces.disabled_at ------------------------------------
+
+BEFORE_DISABLED_AT = "7394550b1595"
+DISABLED_AT = "f0b0b48f65c9"
+
+
+def _workspace_columns(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {c["name"] for c in sa.inspect(conn).get_columns("workspaces")}
+
+
+def test_disabled_at_migration_keeps_every_workspace_active(scratch_engine: sa.Engine) -> None:
+    _migrate(scratch_engine, BEFORE_DISABLED_AT)
+    workspace = uuid.uuid4()
+    with scratch_engine.begin() as conn:
+        conn.execute(sa.insert(_workspaces).values(id=workspace, name="kept"))
+    assert "disabled_at" not in _workspace_columns(scratch_engine)
+    _migrate(scratch_engine, DISABLED_AT)
+    assert "disabled_at" in _workspace_columns(scratch_engine)
+    table = sa.table(
+        "workspaces", sa.column("id", sa.Uuid()), sa.column("name"), sa.column("disabled_at")
+    )
+    with scratch_engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.id, table.c.name, table.c.disabled_at)).all()
+    assert [tuple(r) for r in rows] == [(workspace, "kept", None)]  # NULL: active
+    _migrate(scratch_engine, BEFORE_DISABLED_AT, down=True)
+    assert "disabled_at" not in _workspace_columns(scratch_engine)
+    with scratch_engine.connect() as conn:
+        assert conn.execute(sa.select(_workspaces.c.name)).scalars().all() == ["kept"]

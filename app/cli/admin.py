@@ -10,10 +10,12 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.common import command_runtime, console, err_console, run_in_transaction
-from app.core.errors import DomainError
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.runtime import Runtime
 from app.core.security import generate_encryption_key
+from app.models import Workspace
 from app.services import accounts as accounts_service
+from app.services import workspace_lifecycle as lifecycle
 from app.services import workspaces as ws_service
 from app.services.migrations import migration_status, upgrade_database
 
@@ -74,12 +76,101 @@ def workspace_create(name: Annotated[str, typer.Argument(help="Workspace name.")
 def workspace_list() -> None:
     """List workspaces."""
 
-    async def _list(session: AsyncSession, _rt: Runtime) -> list[tuple[uuid.UUID, str]]:
+    async def _list(session: AsyncSession, _rt: Runtime) -> list[tuple[uuid.UUID, str, bool]]:
         rows = await ws_service.list_workspaces(session)
-        return [(w.id, w.name) for w in rows]
+        return [(w.id, w.name, w.disabled_at is not None) for w in rows]
 
-    for ws_id, name in run_in_transaction(_list):
-        console.print(f"{ws_id}  {name}")
+    for ws_id, name, disabled in run_in_transaction(_list):
+        console.print(f"{ws_id}  {name}" + ("  (disabled)" if disabled else ""), highlight=False)
+
+
+WorkspaceArg = Annotated[uuid.UUID, typer.Argument(help="Workspace id.")]
+
+
+def _set_disabled(workspace: uuid.UUID, *, disabled: bool) -> bool:
+    async def _go(session: AsyncSession, _rt: Runtime) -> bool:
+        return await lifecycle.set_disabled(session, workspace, disabled=disabled)
+
+    try:
+        return run_in_transaction(_go)
+    except DomainError as exc:
+        _fail(exc.message)
+        raise  # not reached: _fail exits
+
+
+@workspace_cli.command("disable")
+def workspace_disable(workspace: WorkspaceArg) -> None:
+    """Disable a workspace: its API keys get 401, its posts are neither published nor polled
+    until it is enabled again (work already under way settles)."""
+    changed = _set_disabled(workspace, disabled=True)
+    console.print(f"disabled {workspace}" if changed else f"{workspace} was already disabled")
+
+
+@workspace_cli.command("enable")
+def workspace_enable(workspace: WorkspaceArg) -> None:
+    """Enable a disabled workspace: its keys work again, and scheduled posts that fell due
+    meanwhile are published at the next tick."""
+    changed = _set_disabled(workspace, disabled=False)
+    console.print(f"enabled {workspace}" if changed else f"{workspace} was not disabled")
+
+
+@workspace_cli.command("delete")
+def workspace_delete(
+    workspace: WorkspaceArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a workspace and everything in it (keys, accounts, schedules, attempts, tracked
+    posts, metrics) in one transaction, and cancel its queued background work. Refused while
+    one of its posts is being published (it is disabled meanwhile: run it again later)."""
+
+    async def _describe(session: AsyncSession, _rt: Runtime) -> str:
+        found = await session.get(Workspace, workspace)
+        if found is None:
+            raise NotFound(f"workspace {workspace} not found")
+        return found.name
+
+    try:
+        name = run_in_transaction(_describe)
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    if not yes and not typer.confirm(
+        f"Delete workspace {workspace} ({name}) and all its data? This cannot be undone"
+    ):
+        err_console.print("not deleted")
+        raise typer.Exit(1)
+    try:
+        asyncio.run(_delete(workspace))
+    except DomainError as exc:
+        _fail(exc.message)
+
+
+async def _delete(workspace: uuid.UUID) -> None:
+    from workers.workspace_work import cancel_workspace_work
+
+    async with command_runtime() as runtime:
+        # Disabled first, on its own: no new attempt starts while the delete waits its turn,
+        # or while the calls that refuse it settle.
+        async with runtime.sessionmaker() as session, session.begin():
+            await lifecycle.set_disabled(session, workspace, disabled=True)
+        try:
+            async with runtime.sessionmaker() as session, session.begin():
+                deleted = await lifecycle.delete_workspace(session, workspace)
+        except Conflict as exc:
+            raise Conflict(
+                f"{exc.message}. It is disabled now, so no new post of it starts: run the "
+                "delete again once they settle (`postmeter workspace enable` undoes the "
+                "disable)",
+                code=exc.code,
+            ) from None
+        cancelled = await cancel_workspace_work(
+            runtime.settings, deleted.target_ids, deleted.account_ids
+        )
+    counts = ", ".join(f"{table} {n}" for table, n in deleted.rows.items() if n)
+    console.print(
+        f"deleted workspace {workspace} ({deleted.name}): {counts}", highlight=False, soft_wrap=True
+    )
+    console.print(f"cancelled {len(cancelled)} queued or running workflow(s)")
 
 
 @key_cli.command("create")

@@ -16,6 +16,9 @@ class Workspace(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
+    # Set while the workspace is disabled (`postmeter workspace disable`): its keys do not
+    # authenticate and the engine and the poller leave its work alone. NULL: active.
+    disabled_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):

@@ -96,6 +96,17 @@ async def create_account(
             session.add(account)
             await session.flush()
     except IntegrityError:
+        # Only the unique (workspace, provider, external id) makes it `account_exists`; any
+        # other integrity failure (the workspace gone meanwhile) is not the caller's duplicate.
+        existing = await session.scalar(
+            select(SocialAccount.id).where(
+                SocialAccount.workspace_id == workspace_id,
+                SocialAccount.provider == data.provider,
+                SocialAccount.external_id == data.external_id,
+            )
+        )
+        if existing is None:
+            raise
         raise Conflict(
             f"{data.provider.value} account {data.external_id} is already connected",
             code="account_exists",

@@ -33,6 +33,7 @@ from app.models.base import utcnow
 from app.publishers.base import PublishRequest
 from app.services.accounts import account_status
 from app.services.publish_attempts import AttemptKey
+from app.services.workspace_lifecycle import workspace_active
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ async def claim_due_schedules(session: AsyncSession, *, now: datetime, limit: in
     stmt = (
         select(Schedule.id)
         .where(Schedule.status == ScheduleStatus.SCHEDULED, Schedule.publish_at <= now)
+        .where(workspace_active(Schedule.workspace_id))  # a disabled one's stay `scheduled`
         .order_by(Schedule.publish_at, Schedule.id)
         .limit(limit)
     )
@@ -126,6 +128,7 @@ async def start_pending_targets(
         .where(
             ScheduleTarget.state == TargetState.PENDING,
             Schedule.status == ScheduleStatus.PUBLISHING,
+            workspace_active(Schedule.workspace_id),  # a disabled one's stay `pending`
         )
         .order_by(Schedule.publish_at, Schedule.id, ScheduleTarget.provider)
         .limit(limit)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.security import api_secret_matches, generate_api_key, split_api_key
 from app.models import ApiKey, Workspace
 from app.models.base import utcnow
@@ -37,8 +37,15 @@ async def create_workspace(session: AsyncSession, *, name: str) -> tuple[Workspa
 async def create_api_key(
     session: AsyncSession, *, workspace_id: uuid.UUID, name: str = "default"
 ) -> IssuedKey:
-    if await session.get(Workspace, workspace_id) is None:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
         raise NotFound(f"workspace {workspace_id} not found")
+    if workspace.disabled_at is not None:
+        raise Conflict(
+            f"workspace {workspace_id} is disabled: enable it first "
+            "(`postmeter workspace enable`)",
+            code="workspace_disabled",
+        )
     new = generate_api_key()
     row = ApiKey(
         workspace_id=workspace_id,
@@ -72,7 +79,13 @@ async def authenticate(session: AsyncSession, *, presented: str) -> ApiKey | Non
     if parts is None:
         return None
     lookup, secret = parts
-    row = await session.scalar(select(ApiKey).where(ApiKey.lookup == lookup))
+    # Only while its workspace exists and is active (not disabled): a key whose workspace is
+    # disabled, or whose row is gone, authenticates no more than a revoked one.
+    row = await session.scalar(
+        select(ApiKey)
+        .join(Workspace, Workspace.id == ApiKey.workspace_id)
+        .where(ApiKey.lookup == lookup, Workspace.disabled_at.is_(None))
+    )
     if row is None or row.revoked_at is not None or not api_secret_matches(secret, row.secret_hash):
         return None
     now = utcnow()
