@@ -5,13 +5,10 @@ left readable are tightened at start-up with a log line; files not Postmeter's a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +20,8 @@ from app.core.files import (
     secure_data_dir,
 )
 from app.core.security import KEY_FILE_NAME
+from tests.cli_process import postmeter, read_until
 from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _mode(path: Path) -> int:
@@ -44,39 +40,12 @@ def _env(data_dir: Path) -> dict[str, str]:
     }
 
 
-def _postmeter(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-        [sys.executable, "-c", "from app.cli import main; main()", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=lambda: os.umask(0o022),  # noqa: PLW1509 - single-threaded child set-up
-    )
-
-
-async def _read_until(proc: subprocess.Popen[bytes], text: str, timeout: float = 60) -> str:
-    assert proc.stdout is not None
-    seen: list[str] = []
-
-    def _read() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            seen.append(raw.decode(errors="replace"))
-            if text in seen[-1]:
-                return
-        raise AssertionError(f"{text!r} never came:\n{''.join(seen)[-3000:]}")
-
-    await asyncio.wait_for(asyncio.to_thread(_read), timeout)
-    return "".join(seen)
-
-
 @pytest.mark.slow
 async def test_serve_keeps_the_data_folder_and_every_file_in_it_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = _postmeter(_env(data), "serve", "--port", str(free_port()))
+    proc = postmeter(_env(data), "serve", "--port", str(free_port()), umask=0o022)
     try:
-        await _read_until(proc, "Application startup complete")
+        await read_until(proc, "Application startup complete")
         files = {p.name: _mode(p) for p in data.iterdir()}
     finally:
         proc.send_signal(signal.SIGINT)
@@ -112,7 +81,7 @@ async def test_files_left_readable_by_an_older_run_are_tightened_at_start_up(
     notes.write_text("mine")
     for path in [*loose, notes]:
         path.chmod(0o644)
-    proc = _postmeter(_env(data), "db", "current")
+    proc = postmeter(_env(data), "db", "current", umask=0o022)
     out, _ = proc.communicate(timeout=60)
     text = out.decode()
     assert _mode(data) == 0o700

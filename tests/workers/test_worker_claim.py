@@ -26,6 +26,7 @@ from dbos import DBOS, SetWorkflowID, WorkflowHandleAsync
 from app.core.config import ConfigError, Settings
 from app.core.runtime import Runtime, build_runtime
 from app.sandbox.ports import bind_socket
+from tests.cli_process import ROOT, postmeter, read_until
 from tests.conftest import TEST_KEY, free_port, make_settings
 from workers import background
 from workers.worker_claim import (
@@ -37,7 +38,6 @@ from workers.worker_claim import (
     release_worker_claim,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "release"
 
 
@@ -60,16 +60,6 @@ def _env(settings: Settings, worker_id: str) -> dict[str, str]:
         "INSIGHTS_POLL_TICK_SECONDS": "3600",
         "PUBLISH_TICK_SECONDS": "60",
     }
-
-
-def _postmeter(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-        [sys.executable, "-c", "from app.cli import main; main()", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def _finish(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> tuple[int, str]:
@@ -136,7 +126,7 @@ async def test_second_process_with_the_same_worker_id_refuses_and_leaves_the_fir
     holder: tuple[Runtime, str], worker_id: str
 ) -> None:
     runtime, wf_id = holder
-    rc, out = await _finish(_postmeter(_env(runtime.settings, worker_id), "worker"))
+    rc, out = await _finish(postmeter(_env(runtime.settings, worker_id), "worker"))
     assert rc == 2, out
     assert f"worker id '{worker_id}' is in use by another running process" in out
     assert f"pid {os.getpid()}" in out  # names the holder
@@ -153,7 +143,7 @@ async def test_second_serve_on_a_taken_port_exits_before_any_background_work(
     runtime, wf_id = holder
     port = free_port()
     with bind_socket("127.0.0.1", port):
-        proc = _postmeter(_env(runtime.settings, worker_id), "serve", "--port", str(port))
+        proc = postmeter(_env(runtime.settings, worker_id), "serve", "--port", str(port))
         rc, out = await _finish(proc)
     assert rc == 1, out
     assert f"cannot listen on 127.0.0.1:{port}: already in use" in out
@@ -167,34 +157,18 @@ async def test_a_holder_killed_with_sigkill_does_not_block_a_restart(
     database_url: str, tmp_path: Path, worker_id: str
 ) -> None:
     env = _env(make_settings(tmp_path, database_url), worker_id)
-    first = _postmeter(env, "worker")
+    first = postmeter(env, "worker")
     try:
-        await _wait_for_line(first, "background.started")
+        await read_until(first, "background.started")
     finally:
         first.kill()  # SIGKILL: no clean-up of any kind
         first.wait(timeout=10)
-    second = _postmeter(env, "worker")
+    second = postmeter(env, "worker")
     try:
-        await _wait_for_line(second, "background.started")
+        await read_until(second, "background.started")
     finally:
         second.send_signal(signal.SIGINT)
         second.wait(timeout=30)
-
-
-async def _wait_for_line(proc: subprocess.Popen[bytes], text: str, timeout: float = 60) -> None:
-    assert proc.stdout is not None
-    seen: list[str] = []
-
-    def _read() -> bool:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            seen.append(raw.decode(errors="replace"))
-            if text in seen[-1]:
-                return True
-        return False
-
-    found = await asyncio.wait_for(asyncio.to_thread(_read), timeout)
-    assert found, "".join(seen)[-3000:]
 
 
 # --- the claim itself, in this process ----------------------------------------------------
