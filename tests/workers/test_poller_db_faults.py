@@ -21,6 +21,7 @@ from app.core.runtime import Runtime
 from app.models import ErrorKind, Provider, ScheduleExternal
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
+from app.services.insights_refresh import InsightsRefresher
 from app.services.poll_planner import CLAIM_LEASE
 from tests.factories import make_account, track_posts
 from tests.sandbox_harness import World
@@ -140,6 +141,28 @@ async def _make_due(runtime: Runtime) -> None:
         )
 
 
+async def _assert_released_and_reported(
+    runtime: Runtime, api: httpx.AsyncClient, world: World
+) -> dict[str, str]:
+    """The claim is back (due now, not in 30 minutes), the storage error recorded, counted in
+    the summary and shown as stale metrics. Returns the owner's API headers."""
+    rows = await _rows(runtime, world)
+    assert {r.last_error_kind for r in rows} == {ErrorKind.STORAGE}
+    assert all(r.next_fetch_at <= utcnow() for r in rows)
+    assert {r.consecutive_failures for r in rows} == {1}
+    owner = await world.owner_headers(runtime)
+    s = (await api.get("/api/v1/insights/summary", headers=owner)).json()
+    assert s["errors_by_kind"] == {"storage": 30}
+    assert s["due_now"] == 30
+    assert await _stale(api, owner, world) == [True]
+    return owner
+
+
+async def _stale(api: httpx.AsyncClient, owner: dict[str, str], world: World) -> list[bool]:
+    url = f"/api/v1/insights/metrics/{world.schedules['fb'][0]}"
+    return [m["stale"] for m in (await api.get(url, headers=owner)).json()["metrics"]]
+
+
 async def test_failed_store_releases_the_claim_at_once_and_counts_it(
     runtime: Runtime,
     faulty_poller: insights_poller.PollerContext,
@@ -155,22 +178,11 @@ async def test_failed_store_releases_the_claim_at_once_and_counts_it(
     # The batch's write transaction is refused; the database takes writes again right after.
     fault.arm(transactions=1)
     summary = await insights_poller.run_once()
-    assert fault.refused == 1, (summary, fault.armed, fault.on)
+    assert fault.refused == 1
     assert summary.fetched == 0
     assert summary.errors == {"storage": 30}
-    # The claim is back at once (due now, not in 30 minutes) and the error is recorded.
-    rows = await _rows(runtime, world)
-    assert {r.last_error_kind for r in rows} == {ErrorKind.STORAGE}
-    assert all(r.next_fetch_at <= utcnow() for r in rows)
-    assert {r.consecutive_failures for r in rows} == {1}
-    owner = await world.owner_headers(runtime)
-    s = (await api.get("/api/v1/insights/summary", headers=owner)).json()
-    assert s["errors_by_kind"] == {"storage": 30}
-    assert s["due_now"] == 30
-    metrics = (
-        await api.get(f"/api/v1/insights/metrics/{world.schedules['fb'][0]}", headers=owner)
-    ).json()
-    assert [m["stale"] for m in metrics["metrics"]] == [True]
+    # The release, a transaction of its own, went through at once.
+    owner = await _assert_released_and_reported(runtime, api, world)
     # The next pass fetches and stores them.
     again = await insights_poller.run_once()
     assert again.fetched == 30, again.errors
@@ -205,20 +217,31 @@ async def test_read_only_database_then_writable_poller_recovers_without_restart(
     # The refresher kept what it could not write and puts it down before the next claim:
     # released and counted without waiting out the 30-minute lease.
     assert await faulty_poller.refresher.release_unreleased() == 30
-    rows = await _rows(runtime, world)
-    assert {r.last_error_kind for r in rows} == {ErrorKind.STORAGE}
-    assert all(r.next_fetch_at <= utcnow() for r in rows)
-    owner = await world.owner_headers(runtime)
-    s = (await api.get("/api/v1/insights/summary", headers=owner)).json()
-    assert s["errors_by_kind"] == {"storage": 30}
-    metrics = (
-        await api.get(f"/api/v1/insights/metrics/{world.schedules['fb'][0]}", headers=owner)
-    ).json()
-    assert [m["stale"] for m in metrics["metrics"]] == [True]
+    owner = await _assert_released_and_reported(runtime, api, world)
     again = await insights_poller.run_once()
     assert again.fetched == 30, again.errors
     assert await snapshot_counts(runtime) == (30, 30, 30)
-    metrics = (
-        await api.get(f"/api/v1/insights/metrics/{world.schedules['fb'][0]}", headers=owner)
-    ).json()
-    assert [m["stale"] for m in metrics["metrics"]] == [False]
+    assert await _stale(api, owner, world) == [False]
+
+
+async def test_fetch_now_on_a_read_only_database_reports_storage_and_records_it_later(
+    runtime: Runtime,
+    refresher: InsightsRefresher,
+    fault: ReadOnlyDatabase,
+    ctl: SandboxControl,
+    demo: dict[str, Any],
+) -> None:
+    world = await _one_batch_world(runtime, ctl, demo)
+    fault.arm()
+    fault.platform_called()  # read-only before the refresh starts
+    # SQLite refuses even the read (a background transaction starts IMMEDIATE): nothing is
+    # fetched. PostgreSQL reads, fetches, and refuses the store. Either way: storage, no raise.
+    report = await refresher.refresh(world.rows["fb"])
+    assert report.error_counts() == {ErrorKind.STORAGE: 30}
+    fault.writable()
+    assert await refresher.release_unreleased() == 30
+    rows = await _rows(runtime, world)
+    assert {r.last_error_kind for r in rows} == {ErrorKind.STORAGE}
+    # Not a poller claim: the post's own next fetch time is left as it was.
+    assert all(r.next_fetch_at is not None for r in rows)
+    assert await snapshot_counts(runtime) == (0, 0, 0)
