@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
@@ -39,6 +40,15 @@ class Settings(BaseSettings):
     DATA_DIR: Path = DEFAULT_DATA_DIR
     DATABASE_URL: str = ""
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    # API requests (issue 10): how long a write waits for SQLite's write lock or PostgreSQL's
+    # locks before answering 503 `database_busy`; reads never take SQLite's write lock.
+    DATABASE_API_LOCK_TIMEOUT_MS: int = Field(default=2000, ge=0, le=60_000)
+    # PostgreSQL: an API statement running longer is cancelled (503 `database_busy`).
+    DATABASE_API_STATEMENT_TIMEOUT_MS: int = Field(default=15_000, ge=100, le=600_000)
+    # Retry-After (seconds) on a 503 for a busy or read-only database.
+    DATABASE_RETRY_AFTER_SECONDS: int = Field(default=1, ge=1, le=3600)
+    # /readyz gives up on its database checks (reachable, migrations, a write) after this long.
+    READYZ_TIMEOUT_SECONDS: float = Field(default=2.0, gt=0, le=60)
 
     # --- security ------------------------------------------------------------------------
     TOKEN_ENCRYPTION_KEYS: SecretStr | None = None
@@ -73,6 +83,15 @@ class Settings(BaseSettings):
     PUBLISH_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
     PUBLISH_RECONCILE_SECONDS: float = Field(default=15.0, gt=0, le=3600)
     PUBLISH_QUOTA_RECHECK_SECONDS: float = Field(default=900.0, gt=0, le=24 * 3600)
+    # Media is prepared (uploads, Instagram containers) this long before `publish_at`, so the
+    # post goes out at its time instead of after the platform's processing; 0: at the time.
+    PUBLISH_PREPARE_AHEAD_SECONDS: float = Field(default=60.0, ge=0, le=24 * 3600)
+    # Preparations (and reconciliations) at once per account, and per worker: they mostly
+    # wait on the platform, so they do not hold the account's turn to post.
+    PUBLISH_PREPARE_ACCOUNT_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    PUBLISH_PREPARE_WORKER_CONCURRENCY: int = Field(default=64, ge=1, le=1024)
+    # First wait before reading processing media's status again; it grows by half per read.
+    PUBLISH_MEDIA_POLL_SECONDS: float = Field(default=1.0, gt=0, le=300)
 
     # --- background workers --------------------------------------------------------------
     WORKER_ID: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -83,6 +102,9 @@ class Settings(BaseSettings):
     META_APP_ID: str | None = None
     META_APP_SECRET: SecretStr | None = None
     META_MAX_REQUESTS_PER_SECOND: float = Field(default=200.0, gt=0, le=10_000)
+    # Fair shares of Meta's app-wide budget (X-App-Usage): the least fraction of it each
+    # workspace may use with user tokens (an equal part when more; docs/design/fair-quotas.md).
+    META_APP_WORKSPACE_SHARE: float = Field(default=0.25, gt=0, le=1)
     META_INSIGHTS_FIELDS_FB: str | None = None
     IG_INSIGHTS_METRICS: str | None = None
 
@@ -105,6 +127,42 @@ class Settings(BaseSettings):
     CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
 
     _normalize_csv = field_validator("CORS_ORIGINS", mode="before")(_split_csv)
+
+    # --- request limits and rate limits (issue 10: app/routes/edge.py) --------------------
+    # Bodies above this are refused with 413 before they are read (the API takes JSON only).
+    MAX_REQUEST_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    # Request line and headers above this are refused with 431 (`postmeter serve` also stops
+    # buffering a request's head past it).
+    MAX_REQUEST_HEADER_BYTES: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    RATE_LIMIT_ENABLED: bool = True
+    # memory:// (this process only) or redis://host:port/db (shared by every process).
+    RATE_LIMIT_STORAGE_URL: str = "memory://"
+    # Limits in the `limits` notation, several joined by ';' (e.g. "20/second;600/minute").
+    RATE_LIMIT_PER_KEY: str = "1200/minute"
+    RATE_LIMIT_FORCE_REFRESH: str = "10/minute"
+    RATE_LIMIT_PER_ADDRESS: str = "60/minute"
+    RATE_LIMIT_PUBLIC: str = "600/minute"
+
+    @field_validator(
+        "RATE_LIMIT_PER_KEY",
+        "RATE_LIMIT_FORCE_REFRESH",
+        "RATE_LIMIT_PER_ADDRESS",
+        "RATE_LIMIT_PUBLIC",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError('must be limits like "60/minute" or "5/second;100/hour"') from None
+        return value
+
+    @field_validator("RATE_LIMIT_STORAGE_URL")
+    @classmethod
+    def _check_rate_limit_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("must be memory:// or a redis://, rediss:// or redis+unix:// URL")
+        return value
 
     @field_validator("META_GRAPH_API_BASE", "LINKEDIN_API_BASE")
     @classmethod
