@@ -8,7 +8,10 @@ launched the process claims its id, and refuses to start when a live process hol
 
 - PostgreSQL: a session-level advisory lock keyed by a hash of the id, on a connection of its
   own kept open for the process's life. The server drops it when that session ends, so a
-  process killed with `kill -9` (or a lost connection) does not hold it.
+  process killed with `kill -9` does not hold it, nor (after about a minute: TCP keepalives on
+  both sides) one whose host died. A thread checks the connection every few seconds: when it
+  was lost (the lock with it), the id is claimed again, and if another process took it
+  meanwhile this one stops itself rather than run on under a shared id.
 - SQLite: an exclusive `flock` on `DATA_DIR/worker-<id>.lock` (DBOS's state is in DATA_DIR).
   The OS releases it when the process dies, however it dies.
 
@@ -22,7 +25,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import signal
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,28 +116,111 @@ def _pg_conninfo(settings: Settings) -> str:
     )
 
 
-def _claim_postgres(settings: Settings, executor: str) -> WorkerClaim:
+# The server's side of the claim's connection (settable per session): a holder whose host
+# died, not just its process, is noticed in about a minute and its session (and lock) ended.
+SERVER_KEEPALIVE = (
+    "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+)
+# How often the holder checks that its claim's connection (and so its lock) is still there.
+WATCH_SECONDS = 10.0
+
+
+def _pg_connect(settings: Settings, executor: str) -> Any:
     import psycopg
 
-    key = advisory_key(executor)
-    conn = psycopg.connect(
+    return psycopg.connect(
         _pg_conninfo(settings),
         autocommit=True,
         application_name=_describe_self(executor)[:63],
-        # A dead peer (host gone, cable cut) is noticed and the session ends on the server.
+        options=SERVER_KEEPALIVE,
+        # Our side: a server gone silent is noticed too.
         keepalives=1,
         keepalives_idle=30,
         keepalives_interval=10,
         keepalives_count=3,
+        connect_timeout=10,
     )
+
+
+def _pg_try_lock(conn: Any, key: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return bool(row and row[0])
+
+
+def _claim_postgres(settings: Settings, executor: str) -> WorkerClaim:
+    key = advisory_key(executor)
+    conn = _pg_connect(settings, executor)
     try:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if not (row and row[0]):
+        if not _pg_try_lock(conn, key):
             raise _refusal(executor, _pg_holder(conn, key))
     except BaseException:
         conn.close()
         raise
-    return WorkerClaim(executor, _location(settings, executor), conn.close)
+    watch = _PgClaimWatch(settings, executor, key, conn)
+    watch.start()
+    return WorkerClaim(executor, _location(settings, executor), watch.stop)
+
+
+def _stop_this_process() -> None:
+    """Another live process runs under our id: end this one as Ctrl-C / SIGTERM would."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _PgClaimWatch(threading.Thread):
+    """Keeps the claim while the process lives. The lock lives in the connection's session:
+    if that connection is lost (the server restarted, a network cut), the lock went with it,
+    so the watch claims again on a new connection; if another process took the id
+    meanwhile, this one must not go on under it: it logs why and stops itself (SIGTERM)."""
+
+    def __init__(self, settings: Settings, executor: str, key: int, conn: Any) -> None:
+        super().__init__(name=f"worker-claim-{executor}", daemon=True)
+        self.settings, self.executor, self.key, self.conn = settings, executor, key, conn
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+    def run(self) -> None:
+        while not self._stopped.wait(WATCH_SECONDS):
+            with self._lock:
+                if self._stopped.is_set():
+                    return
+                if self._alive():
+                    continue
+                held = self._claim_again()
+            if held is False:
+                log.error(
+                    "worker.id_lost",
+                    executor=self.executor,
+                    reason="the claim's connection was lost and another process holds the id",
+                )
+                _stop_this_process()
+                return
+
+    def _alive(self) -> bool:
+        try:
+            self.conn.execute("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means the session is gone
+            return False
+        return True
+
+    def _claim_again(self) -> bool | None:
+        """True: claimed again; False: another process has it; None: no database yet."""
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        try:
+            self.conn = _pg_connect(self.settings, self.executor)
+            held = _pg_try_lock(self.conn, self.key)
+        except Exception:  # noqa: BLE001 - unreachable: DBOS cannot run either; look again
+            log.warning("worker.id_claim_unreachable", executor=self.executor)
+            return None
+        if held:
+            log.warning("worker.id_reclaimed", executor=self.executor)
+        return held
 
 
 def _pg_holder(conn: Any, key: int) -> str | None:

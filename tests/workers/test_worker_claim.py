@@ -17,18 +17,19 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from dbos import DBOS, SetWorkflowID, WorkflowHandleAsync
+from sqlalchemy import text
 
 from app.core.config import ConfigError, Settings
 from app.core.runtime import Runtime, build_runtime
 from app.sandbox.ports import bind_socket
 from tests.cli_process import ROOT, postmeter, read_until
 from tests.conftest import TEST_KEY, free_port, make_settings
-from workers import background
+from workers import background, worker_claim
 from workers.worker_claim import (
     WorkerIdInUse,
     _refusal,
@@ -227,3 +228,96 @@ def test_sqlite_lock_file_lives_in_data_dir_and_is_private(tmp_path: Path) -> No
         assert "pid" in path.read_text()
     finally:
         release_worker_claim()
+
+
+# --- PostgreSQL: a claim whose connection is lost -----------------------------------------
+
+
+def _pg_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the advisory lock's connection is PostgreSQL's")
+
+
+async def _terminate_claim_session(runtime: Runtime, executor: str) -> None:
+    """End the claim's server session, as a server restart or a network cut would."""
+    async with runtime.engine.begin() as conn:
+        ended = await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name LIKE :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": f"postmeter {executor} pid %"},
+        )
+        assert ended.all() == [(True,)]
+
+
+async def _wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not in time")
+
+
+async def test_a_lost_claim_connection_is_claimed_again(
+    database_url: str, tmp_path: Path, worker_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pg_only(database_url)
+    monkeypatch.setattr(worker_claim, "WATCH_SECONDS", 0.1)
+    settings = make_settings(tmp_path, database_url)
+    runtime = build_runtime(settings)
+    stopped: list[bool] = []
+    monkeypatch.setattr(worker_claim, "_stop_this_process", lambda: stopped.append(True))
+    claim_worker_id(settings, worker_id)
+    try:
+        await _terminate_claim_session(runtime, worker_id)
+        # Claimed again on a new session: another process is refused once more.
+        async with runtime.engine.connect() as conn:
+
+            async def taken() -> bool:
+                row = await conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(worker_id)}
+                )
+                got = bool(row.scalar())
+                if got:
+                    await conn.execute(
+                        text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(worker_id)}
+                    )
+                return not got
+
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if await taken():
+                    break
+            assert await taken()
+        assert stopped == []
+    finally:
+        release_worker_claim()
+        await runtime.aclose()
+
+
+async def test_a_lost_claim_taken_by_another_process_stops_this_one(
+    database_url: str, tmp_path: Path, worker_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pg_only(database_url)
+    monkeypatch.setattr(worker_claim, "WATCH_SECONDS", 1.0)
+    settings = make_settings(tmp_path, database_url)
+    runtime = build_runtime(settings)
+    stopped: list[bool] = []
+    monkeypatch.setattr(worker_claim, "_stop_this_process", lambda: stopped.append(True))
+    claim_worker_id(settings, worker_id)
+    try:
+        async with runtime.engine.connect() as other:
+            await _terminate_claim_session(runtime, worker_id)
+            # Another process takes the id before the watch looks again.
+            row = await other.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(worker_id)}
+            )
+            assert row.scalar() is True
+            await _wait_until(lambda: stopped == [True], timeout=10)
+            await other.execute(
+                text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(worker_id)}
+            )
+    finally:
+        release_worker_claim()
+        await runtime.aclose()
