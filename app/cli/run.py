@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -14,6 +14,16 @@ from app.core.config import Settings
 from app.core.runtime import Runtime, tune_gc_for_service
 from app.main import create_app
 from app.sandbox.ports import PortUnavailable, bind_socket
+
+
+def head_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn options that bound what the server buffers of a request's head (issue 10).
+
+    httptools, uvicorn's default parser, keeps reading a header however long it is (a 50 MB
+    header was read whole); h11 stops once an unfinished head passes
+    `h11_max_incomplete_event_size`, answers 400 and closes the connection. The app's own
+    limit (app.core.http_edge.RequestLimits, 431) holds for heads that arrive whole."""
+    return {"http": "h11", "h11_max_incomplete_event_size": settings.MAX_REQUEST_HEADER_BYTES}
 
 
 async def serve_api(
@@ -39,7 +49,13 @@ async def serve_api(
     tune_gc_for_service()
     try:
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            **head_limits(settings),
         )
         await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -76,6 +78,32 @@ def redact_secrets(
     for key in list(event_dict):
         event_dict[key] = _redact_value(key if key != "event" else None, event_dict[key])
     return event_dict
+
+
+# Loggers silenced in the current context (`quieted`): a context variable, so one task's
+# quiet does not silence the same logger in another (a migration running beside a probe).
+_QUIETED: ContextVar[frozenset[str]] = ContextVar("postmeter_quieted_loggers", default=frozenset())
+
+
+class _QuietFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name not in _QUIETED.get()
+
+
+_QUIET_FILTER = _QuietFilter()
+
+
+@contextmanager
+def quieted(*names: str) -> Iterator[None]:
+    """Drop the records these loggers emit below WARNING in this context (e.g. alembic's two
+    INFO lines per migration context, which a probe would print on every call)."""
+    for name in names:
+        logging.getLogger(name).addFilter(_QUIET_FILTER)  # once: addFilter ignores repeats
+    token = _QUIETED.set(_QUIETED.get() | frozenset(names))
+    try:
+        yield
+    finally:
+        _QUIETED.reset(token)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:

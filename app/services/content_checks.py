@@ -24,16 +24,23 @@ def post_content(content: Content) -> PostContent:
     )
 
 
-def check_content(
-    content: Content, providers: Sequence[Provider], *, allow_private_urls: bool
-) -> None:
-    """`InvalidInput` (422) with the first rule `content` breaks on any of `providers`."""
+def check_content_urls(content: Content, *, allow_private_urls: bool) -> None:
+    """`InvalidInput` (422 `link_refused` / `media_url_refused`) for a link or media URL that
+    names a private, loopback or link-local address or a local name (no DNS here)."""
     post = post_content(content)
     if post.link and (problem := url_address_problem(post.link, allow_private=allow_private_urls)):
         raise InvalidInput(f"content.link: {problem}", code="link_refused")
     for url in post.media_urls:
         if problem := url_address_problem(url, allow_private=allow_private_urls):
             raise InvalidInput(f"content.media_urls: {problem}", code="media_url_refused")
+
+
+def check_content(
+    content: Content, providers: Sequence[Provider], *, allow_private_urls: bool
+) -> None:
+    """`InvalidInput` (422) with the first rule `content` breaks on any of `providers`."""
+    post = post_content(content)
+    check_content_urls(content, allow_private_urls=allow_private_urls)
     for provider in providers:
         problems = content_problems(
             post, platform_for(provider).content_rules, platform=provider.value

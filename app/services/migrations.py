@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from app.core.logging import quieted
 
 # setup.py builds the checkout's top-level `alembic/` folder into the wheel under this name.
 PACKAGED = "migrations"
@@ -79,13 +80,19 @@ class MigrationStatus:
         return self.reachable and self.current == self.head
 
 
+# Alembic logs "Context impl ..." and "Will assume ... DDL" at INFO for every migration
+# context: a status check (`/readyz`, polled by anyone) must not write two lines per call.
+_MIGRATION_LOGGER = "alembic.runtime.migration"
+
+
 async def migration_status(engine: AsyncEngine) -> MigrationStatus:
     head = head_revision()
     try:
         async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda c: MigrationContext.configure(c).get_current_revision()
-            )
+            with quieted(_MIGRATION_LOGGER):
+                current = await connection.run_sync(
+                    lambda c: MigrationContext.configure(c).get_current_revision()
+                )
     except (SQLAlchemyError, OSError):
         return MigrationStatus(reachable=False, current=None, head=head)
     return MigrationStatus(reachable=True, current=current, head=head)
