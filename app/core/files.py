@@ -101,12 +101,14 @@ def secure_data_dir(data_dir: Path) -> None:
 def secure_storage(settings: Settings) -> None:
     """At start-up, on the embedded default: DATA_DIR and Postmeter's files in it private,
     and a SQLite database kept elsewhere (DATABASE_URL) created or tightened 0600 too. With
-    PostgreSQL DATA_DIR holds nothing of ours unless an embedded run left it: then it is
-    tightened as well, never created."""
+    PostgreSQL DATA_DIR holds nothing of ours unless an embedded run left files there: only
+    then is it tightened (a `data` folder of something else is left alone), never created."""
     if settings.is_sqlite:
         secure_data_dir(settings.DATA_DIR)
         database = settings.database_url.database
         if database and database != ":memory:":
             prepare_sqlite_file(Path(database))
-    elif settings.DATA_DIR.is_dir():
+    elif settings.DATA_DIR.is_dir() and any(
+        any(settings.DATA_DIR.glob(pattern)) for pattern in OWN_FILES
+    ):
         secure_data_dir(settings.DATA_DIR)

@@ -147,3 +147,21 @@ def test_ensure_private_file_keeps_content_and_tightens(tmp_path: Path) -> None:
 
 def test_the_key_file_is_among_the_files_tightened() -> None:
     assert KEY_FILE_NAME in OWN_FILES
+
+
+def test_with_postgresql_a_data_dir_without_postmeter_files_is_left_alone(tmp_path: Path) -> None:
+    from app.core.files import secure_storage
+    from tests.conftest import make_settings
+
+    other = tmp_path / "data"
+    other.mkdir()
+    other.chmod(0o755)
+    pg = make_settings(other, "postgresql://u@db/pm")
+    secure_storage(pg)
+    assert _mode(other) == 0o755
+    (other / "postmeter.sqlite").touch()  # an embedded run left its database there
+    secure_storage(pg)
+    assert _mode(other) == 0o700
+    absent = make_settings(tmp_path / "absent", "postgresql://u@db/pm")
+    secure_storage(absent)
+    assert not (tmp_path / "absent").exists()
