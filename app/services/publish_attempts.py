@@ -86,9 +86,14 @@ async def refresh_schedule_status(session: AsyncSession, schedule_id: uuid.UUID)
 
     The schedule row is locked first: two targets settling at once in two transactions would
     otherwise each read the other as still publishing (PostgreSQL's read committed) and both
-    store `publishing`, for good.
+    store `publishing`, for good. The lock is FOR NO KEY UPDATE (`key_share`), not FOR
+    UPDATE: each of those transactions has already written rows that reference the schedule
+    (its attempt, its `schedule_external` row), which holds a KEY SHARE lock on it, and two
+    FOR UPDATE requests behind each other's KEY SHARE deadlock (they did, in CI).
     """
-    await session.execute(select(Schedule.id).where(Schedule.id == schedule_id).with_for_update())
+    await session.execute(
+        select(Schedule.id).where(Schedule.id == schedule_id).with_for_update(key_share=True)
+    )
     states = list(
         await session.scalars(
             select(ScheduleTarget.state).where(ScheduleTarget.schedule_id == schedule_id)

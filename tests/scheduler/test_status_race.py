@@ -1,7 +1,8 @@
 """Two targets of one schedule settling at the same moment in two transactions (two workers)
 leave the schedule `posted`, not `publishing` for good: the status recompute serializes on the
 schedule row (on PostgreSQL each transaction would otherwise read the other target as still
-publishing)."""
+publishing) — and without a deadlock when each has already written rows that reference the
+schedule, as settling does (its attempt, its `schedule_external` row)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,24 @@ import pytest
 from sqlalchemy import update
 
 from app.core.runtime import Runtime, build_runtime
-from app.models import Provider, Schedule, ScheduleStatus, ScheduleTarget, TargetState
+from app.models import (
+    AttemptPhase,
+    Provider,
+    PublishAttempt,
+    Schedule,
+    ScheduleStatus,
+    ScheduleTarget,
+    TargetState,
+)
 from app.models.base import utcnow
 from app.services.publish_attempts import refresh_schedule_status
 from tests.factories import make_account
 
 
-async def test_targets_settling_together_leave_the_schedule_posted(runtime: Runtime) -> None:
+@pytest.mark.parametrize("references", [False, True], ids=["plain", "referencing_rows"])
+async def test_targets_settling_together_leave_the_schedule_posted(
+    runtime: Runtime, references: bool
+) -> None:
     if runtime.settings.is_sqlite:
         pytest.skip("SQLite has one writer: its transactions cannot interleave")
     workspace_id, fb = await make_account(runtime, provider=Provider.FACEBOOK)
@@ -49,7 +61,22 @@ async def test_targets_settling_together_leave_the_schedule_posted(runtime: Runt
                     .where(ScheduleTarget.id == target_id)
                     .values(state=TargetState.POSTED)
                 )
-            await refresh_schedule_status(first, schedule_id)  # sees the other one publishing
+                if references:  # a row whose foreign key takes KEY SHARE on the schedule
+                    session.add(
+                        PublishAttempt(
+                            target_id=target_id,
+                            schedule_id=schedule_id,
+                            workspace_id=workspace_id,
+                            number=1,
+                            phase=AttemptPhase.CREATED,
+                            started_at=utcnow(),
+                            finished_at=utcnow(),
+                        )
+                    )
+                    await session.flush()
+            # It sees the other one publishing; with FOR UPDATE it would wait for ever on the
+            # other's KEY SHARE lock (and the other on its own: a deadlock in production).
+            await asyncio.wait_for(refresh_schedule_status(first, schedule_id), 10)
             late = asyncio.create_task(refresh_schedule_status(second, schedule_id))
             await asyncio.sleep(0.3)  # the second waits on the first's schedule lock
             await first.commit()

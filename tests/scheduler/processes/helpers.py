@@ -84,15 +84,22 @@ async def schedule_if_settled(
     return body if all(t["state"] in FINAL for t in body["targets"]) else None
 
 
-async def wait_for(check: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:
-    """Poll `check` until it returns something truthy."""
+async def wait_for(
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float,
+    what: str,
+    log: Path | None = None,
+) -> T:
+    """Poll `check` until it returns something truthy; on timeout the failure shows the end of
+    `log` as it is then (not as it was when the wait began)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = await check()
         if result:
             return result
         await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s")
+    tail = f"\n{log.read_text()[-6000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"{what}: not within {timeout} s{tail}")
 
 
 async def attempt_phases(runtime: Runtime) -> list[str]:

@@ -76,7 +76,7 @@ async def test_kill_9_mid_publish_then_restart_posts_each_target_once(
             made = (await ctl.published(marker=tag))["total"]
             return made == 2 and (await attempt_phases(runtime)).count("calling") == 2
 
-        await wait_for(in_flight, 60, f"two creates in flight\n{log.read_text()[-3000:]}")
+        await wait_for(in_flight, 60, "two creates in flight", log)
         phases = await attempt_phases(runtime)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
@@ -92,7 +92,8 @@ async def test_kill_9_mid_publish_then_restart_posts_each_target_once(
             await wait_for(
                 partial(schedule_if_settled, api, tenant, sid),
                 90,
-                f"schedule {sid} settled\n{log.read_text()[-3000:]}",
+                f"schedule {sid} settled",
+                log,
             )
             for sid in schedules
         ]
