@@ -86,8 +86,16 @@ async def start_background(
             polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
             on_conflict="always_update",
         )
-        if not await wait_for_queue_worker(engine.QUEUE_NAME):
-            log.warning("publish.queue_worker_slow", queue=engine.QUEUE_NAME)
+        engine_ctx.prepare_queue = await DBOS.register_queue_async(
+            engine.PREPARE_QUEUE_NAME,
+            worker_concurrency=s.PUBLISH_PREPARE_WORKER_CONCURRENCY,
+            partition_concurrency=s.PUBLISH_PREPARE_ACCOUNT_CONCURRENCY,
+            polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
+            on_conflict="always_update",
+        )
+        for name in (engine.QUEUE_NAME, engine.PREPARE_QUEUE_NAME):
+            if not await wait_for_queue_worker(name):
+                log.warning("publish.queue_worker_slow", queue=name)
         schedules.append(
             {
                 "schedule_name": engine.SCHEDULE_NAME,

@@ -56,7 +56,7 @@ class InstagramPublisher:
         self,
         graph: GraphPublishing,
         *,
-        poll_seconds: float = 5.0,
+        poll_seconds: float = 1.0,
         carousel_wait_seconds: float = 300.0,
     ) -> None:
         self._graph = graph

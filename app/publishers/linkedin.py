@@ -88,7 +88,7 @@ class LinkedInPublisher:
         *,
         api_version: str,
         retry: RetryPolicy | None = None,
-        poll_seconds: float = 5.0,
+        poll_seconds: float = 1.0,
     ) -> None:
         self._http = http
         self._media = media

@@ -1,10 +1,24 @@
-"""The publishing engine on DBOS: a tick that claims due posts, and one workflow per attempt.
+"""The publishing engine on DBOS: a tick that claims due posts, and workflows per attempt.
 
 A scheduled workflow (`PUBLISH_TICK_SECONDS`, run once per tick across all workers: DBOS
-derives its id from the tick time) claims due schedules in `publish_at` order, starts their
-targets and enqueues one `publish_workflow` per attempt, with the deterministic id
-`publish:{target_id}:{attempt}`, on a queue partitioned by account
-(`PUBLISH_ACCOUNT_CONCURRENCY` holds across workers). Enqueuing the same id twice is a no-op.
+derives its id from the tick time) claims the schedules due within
+`PUBLISH_PREPARE_AHEAD_SECONDS`, in `publish_at` order, and starts their targets. Each
+attempt then runs as workflows with deterministic ids (enqueuing the same id twice is a
+no-op), on two queues partitioned by account:
+
+- `publish:{target_id}:{attempt}` (`publish_workflow`, queue `publish-prepare`): uploads,
+  containers and the wait for the platform to process them, up to
+  `PUBLISH_PREPARE_ACCOUNT_CONCURRENCY` per account; then it hands the call over, delayed
+  until `publish_at`.
+- `publish-call:{target_id}:{attempt}` (`publish_call_workflow`, queue `publish`): the quota
+  read and the create call, `PUBLISH_ACCOUNT_CONCURRENCY` per account across all workers. It
+  holds the account's turn only for that: a reply that leaves the outcome unknown gets one
+  look at once, and the looks after it, which wait, go to
+- `settle:{target_id}:{attempt}` (`publish_workflow` again, queue `publish-prepare`), which
+  reconciles until the target is settled. The sweep uses the same id.
+
+So a post waits for its account's turn only behind other posts' calls, never behind their
+media processing or reconciliation (measured: docs/BENCHMARKS.md, issue 9).
 The tick also sweeps targets still `publishing` past their settle bound (rule 5).
 
 Right before the create call the account's publishing quota is read (Instagram's
@@ -39,7 +53,8 @@ from app.services.publish_claims import (
 
 log = structlog.get_logger(__name__)
 
-QUEUE_NAME = "publish"
+QUEUE_NAME = "publish"  # the create calls: the account's turn
+PREPARE_QUEUE_NAME = "publish-prepare"  # preparation and reconciliation: waits on the platform
 SCHEDULE_NAME = "publish-tick"
 CLAIM_LIMIT = 1000
 # Workflow states in which a publish workflow is only waiting for its turn, not stuck.
@@ -47,13 +62,16 @@ WAITING_STATES = frozenset({"ENQUEUED", "DELAYED"})
 RUNNING_STATES = WAITING_STATES | {"PENDING"}
 # The reconcile loop's longest sleep between two looks.
 MAX_RECONCILE_WAIT_S = 120.0
+# Reads of processing media: PUBLISH_MEDIA_POLL_SECONDS, growing by half per read, up to this.
+MAX_MEDIA_WAIT_S = 15.0
 
 
 @dataclass
 class EngineContext:
     runtime: Runtime
     steps: PublishSteps
-    queue: Queue | None = None
+    queue: Queue | None = None  # QUEUE_NAME
+    prepare_queue: Queue | None = None  # PREPARE_QUEUE_NAME
 
 
 _context: EngineContext | None = None
@@ -77,6 +95,10 @@ def _ctx() -> EngineContext:
 
 def publish_workflow_id(target_id: str, number: int) -> str:
     return f"publish:{target_id}:{number}"
+
+
+def call_workflow_id(target_id: str, number: int) -> str:
+    return f"publish-call:{target_id}:{number}"
 
 
 def settle_workflow_id(target_id: str, number: int) -> str:
@@ -127,8 +149,9 @@ async def publish_claim_step(now_iso: str) -> list[dict[str, Any]]:
     ctx = _ctx()
     s = ctx.runtime.settings
     now = datetime.fromisoformat(now_iso)
+    ahead = timedelta(seconds=s.PUBLISH_PREPARE_AHEAD_SECONDS)
     async with ctx.runtime.sessionmaker() as session, session.begin():
-        await claim_due_schedules(session, now=now, limit=CLAIM_LIMIT)
+        await claim_due_schedules(session, now=now, limit=CLAIM_LIMIT, ahead=ahead)
         started = await start_pending_targets(
             session,
             now=now,
@@ -168,7 +191,8 @@ async def give_up_step(target_id: str, number: int, reason: str) -> None:
 async def _enqueue(
     item: StartedAttempt, *, workflow_id: str | None = None, delay: float = 0
 ) -> None:
-    queue = _ctx().queue
+    """`publish_workflow` on the prepare queue (a new attempt, or a settle workflow)."""
+    queue = _ctx().prepare_queue
     assert queue is not None
     with (
         SetWorkflowID(workflow_id or publish_workflow_id(item.target_id, item.number)),
@@ -179,19 +203,71 @@ async def _enqueue(
         await queue.enqueue_async(publish_workflow, item.target_id, item.number, item.account_id)
 
 
+async def _enqueue_call(item: StartedAttempt, *, delay: float) -> None:
+    """`publish_call_workflow` on the account's queue, delayed until `publish_at`."""
+    queue = _ctx().queue
+    assert queue is not None
+    with (
+        SetWorkflowID(call_workflow_id(item.target_id, item.number)),
+        SetEnqueueOptions(
+            queue_partition_key=item.account_id, delay_seconds=delay if delay > 0 else None
+        ),
+    ):
+        await queue.enqueue_async(
+            publish_call_workflow, item.target_id, item.number, item.account_id
+        )
+
+
+def _media_wait(hint_s: float, reads: int) -> float:
+    """The wait before the next status read of processing media: the publisher's hint, or
+    the engine's cadence (`PUBLISH_MEDIA_POLL_SECONDS`, growing by half per read), whichever
+    is longer. Images are usually ready within seconds; videos take minutes."""
+    base = _ctx().runtime.settings.PUBLISH_MEDIA_POLL_SECONDS
+    return max(hint_s, min(base * 1.5**reads, MAX_MEDIA_WAIT_S))
+
+
 @DBOS.workflow()
 async def publish_workflow(target_id: str, number: int, account_id: str) -> str:
-    """One attempt of one target, from preparation to a settled outcome."""
+    """One attempt from wherever it stands: preparation and the wait for the media (handing
+    the call to `publish_call_workflow`), or, for a call whose outcome is unknown, the
+    reconciliation (as `settle:...`)."""
+    item = StartedAttempt(target_id, number, account_id)
     out = Outcome.from_dict(await prepare_step(target_id, number))
+    reads = 0
     while out.next == "wait":  # media still processing (Instagram container, LinkedIn video)
-        await DBOS.sleep_async(out.wait_s)
+        await DBOS.sleep_async(_media_wait(out.wait_s, reads))
+        reads += 1
         out = Outcome.from_dict(await check_ready_step(target_id, number))
+    if out.next in ("call", "quota"):
+        await _enqueue_call(item, delay=out.wait_s if out.next == "call" else 0)
+        return "call"
+    return await _settle(item, out)
+
+
+@DBOS.workflow()
+async def publish_call_workflow(target_id: str, number: int, account_id: str) -> str:
+    """The account's turn: the quota read and THE create call, then one look when its
+    outcome is unknown; longer reconciliation is handed to the settle workflow."""
+    item = StartedAttempt(target_id, number, account_id)
+    out = Outcome("call")
     while out.next in ("call", "quota"):
-        if out.next == "quota":  # the account's publishing quota is used up: wait for it
+        if out.next == "quota":  # the quota is used up (or it is not yet time): wait
             await DBOS.sleep_async(out.wait_s)
         out = Outcome.from_dict(await quota_step(target_id, number))
         if out.next == "call":
             out = Outcome.from_dict(await call_step(target_id, number))
+    if out.next == "reconcile" and out.wait_s <= 0:
+        out = Outcome.from_dict(await reconcile_step(target_id, number))  # often found at once
+    if out.next == "reconcile":
+        first = _ctx().runtime.settings.PUBLISH_RECONCILE_SECONDS
+        await _enqueue(item, workflow_id=settle_workflow_id(target_id, number), delay=first)
+        return "reconcile"
+    return await _settle(item, out)
+
+
+async def _settle(item: StartedAttempt, out: Outcome) -> str:
+    """Reconcile until settled, then start the next attempt when one is due."""
+    target_id, number = item.target_id, item.number
     wait = _ctx().runtime.settings.PUBLISH_RECONCILE_SECONDS
     while out.next == "reconcile":
         if out.wait_s > 0:
@@ -202,7 +278,7 @@ async def publish_workflow(target_id: str, number: int, account_id: str) -> str:
     if out.next in ("retry", "absent"):
         following = await next_attempt_step(target_id, number, out.next == "retry")
         if following is not None:
-            await _enqueue(StartedAttempt(target_id, following, account_id), delay=out.wait_s)
+            await _enqueue(StartedAttempt(target_id, following, item.account_id), delay=out.wait_s)
     return out.next
 
 
@@ -233,10 +309,14 @@ async def _sweep_one(raw: dict[str, Any]) -> int:
         elif status.status not in RUNNING_STATES:
             await give_up_step(target_id, number, "reconciliation did not finish")
         return 1
-    status = await DBOS.get_workflow_status_async(publish_workflow_id(target_id, number))
-    if status is not None and status.status in WAITING_STATES:
-        await extend_step(target_id, number)  # waiting for the account's turn, not stuck
-        return 0
+    for workflow_id in (
+        publish_workflow_id(target_id, number),
+        call_workflow_id(target_id, number),
+    ):
+        status = await DBOS.get_workflow_status_async(workflow_id)
+        if status is not None and status.status in WAITING_STATES:
+            await extend_step(target_id, number)  # waiting for its turn (or time), not stuck
+            return 0
     following = await restart_step(target_id, number)  # nothing was sent: start afresh
     if following is not None:
         await _enqueue(StartedAttempt(target_id, following, account_id))

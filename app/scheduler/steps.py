@@ -50,8 +50,9 @@ UNKNOWN_MESSAGE = (
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What the workflow does next: `wait` (media processing) and read the media's state
-    again after `wait_s`, `call` (after the quota check), `quota` (read the quota again after
-    `wait_s`), `reconcile` (after `wait_s`), `retry` / `absent` (a new attempt), or `done`."""
+    again after `wait_s`, `call` (after the quota check, once `wait_s` has passed: the time
+    left to `publish_at`), `quota` (read the quota again after `wait_s`), `reconcile` (after
+    `wait_s`), `retry` / `absent` (a new attempt), or `done`."""
 
     next: str
     wait_s: float = 0.0
@@ -66,6 +67,14 @@ class Outcome:
 
 
 DONE = Outcome("done")
+
+
+def _until_publish_at(inp: PublishInput, now: datetime) -> float:
+    """Seconds until the schedule's `publish_at` (0 once due): media is prepared ahead
+    (`PUBLISH_PREPARE_AHEAD_SECONDS`), the create call is never made before its time."""
+    if inp.publish_at is None:
+        return 0.0
+    return max((inp.publish_at - now).total_seconds(), 0.0)
 
 
 def _resume(phase: AttemptPhase) -> Outcome:
@@ -149,7 +158,7 @@ class PublishSteps:
                 return Outcome("wait", wait, state.detail if state else "status read failed")
             if state.status == ReadyStatus.READY:
                 ok = await attempts.mark_ready(session, key)
-                return Outcome("call") if ok else DONE
+                return Outcome("call", _until_publish_at(inp, now)) if ok else DONE
             if state.status == ReadyStatus.PUBLISHED:
                 ok = await attempts.adopt_published(
                     session, key, now=now, settle=self.settle, worker=self.worker
@@ -166,6 +175,9 @@ class PublishSteps:
         inp = await self._open(key, AttemptPhase.READY)
         if isinstance(inp, Outcome):
             return inp
+        early = _until_publish_at(inp, utcnow())
+        if early > 0:  # prepared ahead, and this worker's clock says it is not yet time
+            return Outcome("quota", early, "waiting for publish_at")
         try:
             quota = await self.publisher_for(inp.request.provider).quota(inp.request)
         except PlatformError as exc:

@@ -66,6 +66,7 @@ class PublishInput:
     prepared: dict[str, Any]
     account_id: uuid.UUID
     account_usable: bool
+    publish_at: datetime | None
     call_started_at: datetime | None
     settle_by: datetime | None
     attempts_in_run: int
@@ -80,11 +81,14 @@ def _skip_locked(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def claim_due_schedules(session: AsyncSession, *, now: datetime, limit: int) -> int:
-    """Due `scheduled` schedules, oldest `publish_at` first, move to `publishing` (CAS)."""
+async def claim_due_schedules(
+    session: AsyncSession, *, now: datetime, limit: int, ahead: timedelta = timedelta(0)
+) -> int:
+    """`scheduled` schedules due by `now + ahead` (their media is prepared ahead; the call
+    waits for `publish_at`), oldest `publish_at` first, move to `publishing` (CAS)."""
     stmt = (
         select(Schedule.id)
-        .where(Schedule.status == ScheduleStatus.SCHEDULED, Schedule.publish_at <= now)
+        .where(Schedule.status == ScheduleStatus.SCHEDULED, Schedule.publish_at <= now + ahead)
         .where(workspace_active(Schedule.workspace_id))  # a disabled one's stay `scheduled`
         .order_by(Schedule.publish_at, Schedule.id)
         .limit(limit)
@@ -234,6 +238,7 @@ async def load_publish_input(
         prepared=dict(attempt.prepared or {}),
         account_id=account.id,
         account_usable=usable,
+        publish_at=schedule.publish_at,
         call_started_at=attempt.call_started_at,
         settle_by=target.settle_by,
         attempts_in_run=target.attempts_in_run,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from app.core.clock import utcnow
 from app.core.vocabulary import Provider
 from app.integrations.errors import (
     DuplicateError,
@@ -39,10 +41,14 @@ class FakePlatform:
     # found / absent / inconclusive / auto (what was really created decides).
     reconcile_mode: str = "auto"
     ready_waits: int = 0
+    # Status reads that find the media still processing, for posts with this text.
+    ready_waits_by_text: dict[str, int] = field(default_factory=dict)
     # How many quota reads find the account's publishing quota used up (then: no quota).
     quota_exhausted_reads: int = 0
     quota_reads: int = 0
     created: dict[uuid.UUID, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # When each post was created (the platform's clock: now).
+    created_at: dict[uuid.UUID, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     create_calls: int = 0
     prepare_calls: int = 0
     reconcile_calls: int = 0
@@ -65,7 +71,9 @@ class FakePublisher:
 
     async def prepare(self, req: PublishRequest) -> Prepared:
         self.platform.prepare_calls += 1
-        self._waits[req.target_id] = self.platform.ready_waits
+        self._waits[req.target_id] = self.platform.ready_waits_by_text.get(
+            req.text, self.platform.ready_waits
+        )
         return {"container": f"c-{req.target_id}"}
 
     async def check_ready(self, req: PublishRequest, prepared: Prepared) -> ReadyState:
@@ -80,6 +88,7 @@ class FakePublisher:
         posts = self.platform.created[req.target_id]
         external_id = f"{req.account_external_id}_{uuid.uuid4().int % 10**12}"
         posts.append(external_id)
+        self.platform.created_at[req.target_id].append(utcnow())
         return external_id
 
     async def create(self, req: PublishRequest, prepared: Prepared) -> PostResult:

@@ -43,8 +43,11 @@ async def make_due(
     text: str = "hello",
     minutes_ago: float = 1,
     provider: Provider = Provider.FACEBOOK,
+    account: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> Due:
-    workspace_id, account_id = await make_account(runtime, provider=provider)
+    """A scheduled post due `minutes_ago` (negative: in the future), on a new account or on
+    `account` (workspace id, account id)."""
+    workspace_id, account_id = account or await make_account(runtime, provider=provider)
     async with runtime.sessionmaker() as session, session.begin():
         schedule = Schedule(
             workspace_id=workspace_id,

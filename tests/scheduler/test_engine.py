@@ -1,6 +1,7 @@
 """The engine on DBOS, in-process: the tick publishes a due schedule within seconds, a lost
-reply is reconciled (one post), a used-up publishing quota is waited for (one post), and a
-cancelled schedule is never published."""
+reply is reconciled (one post), a used-up publishing quota is waited for (one post), a
+cancelled schedule is never published, media is prepared ahead and the post made at its
+time, and one post's media processing does not hold its account's turn for the others."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
@@ -33,6 +35,7 @@ async def engine(runtime: Runtime) -> AsyncIterator[Engine]:
             "PUBLISH_TICK_SECONDS": 1,
             "PUBLISH_RECONCILE_SECONDS": 0.1,
             "PUBLISH_QUOTA_RECHECK_SECONDS": 0.2,
+            "PUBLISH_MEDIA_POLL_SECONDS": 0.5,
         }
     )
     rt = replace(runtime, settings=settings)
@@ -104,3 +107,38 @@ async def test_cancelled_schedule_is_never_published(engine: Engine) -> None:
     assert (await schedule_of(engine.runtime, due.schedule_id)).status == ScheduleStatus.CANCELLED
     assert engine.platform.posts(due.target_id) == 0
     assert await attempts_of(engine.runtime, due.target_id) == []
+
+
+async def test_media_is_prepared_ahead_and_the_post_made_at_its_time(engine: Engine) -> None:
+    engine.platform.ready_waits = 2  # ~1.25 s of processing at the test's media cadence
+    due = await make_due(engine.runtime, minutes_ago=-0.1, provider=Provider.INSTAGRAM)  # in 6 s
+    publish_at = (await schedule_of(engine.runtime, due.schedule_id)).publish_at
+    assert publish_at is not None
+    deadline = time.monotonic() + 5
+    while engine.platform.prepare_calls == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert engine.platform.prepare_calls == 1  # prepared before its time...
+    assert engine.platform.create_calls == 0
+    await _until_final(engine.runtime, due.target_id)
+    [created_at] = engine.platform.created_at[due.target_id]
+    # ... and posted at it: not before, and not after the processing it no longer waits for.
+    assert publish_at <= created_at < publish_at + timedelta(seconds=1.5), created_at - publish_at
+    assert (await target_of(engine.runtime, due.target_id)).state == TargetState.POSTED
+
+
+async def test_media_processing_does_not_hold_the_accounts_turn(engine: Engine) -> None:
+    """PUBLISH_ACCOUNT_CONCURRENCY=1 bounds the calls, not the waits: a post whose video is
+    still processing does not delay the account's next post (it did: issue 9's benchmark)."""
+    engine.platform.ready_waits_by_text = {"slow video": 5}  # ~6.5 s of processing
+    slow = await make_due(engine.runtime, text="slow video", provider=Provider.LINKEDIN)
+    quick = await make_due(
+        engine.runtime,
+        text="quick text",
+        provider=Provider.LINKEDIN,
+        account=(slow.workspace_id, slow.account_id),
+    )
+    took = await _until_final(engine.runtime, quick.target_id)
+    assert took < 4.0
+    assert engine.platform.posts(slow.target_id) == 0  # still processing meanwhile
+    await _until_final(engine.runtime, slow.target_id, timeout=20)
+    assert engine.platform.posts(slow.target_id) == engine.platform.posts(quick.target_id) == 1
