@@ -2,7 +2,8 @@
 running, found by their deterministic ids and cancelled through DBOS's client API.
 
 Ids (built in `app.scheduler.engine` and `app.services.poll_planner`):
-`publish:{target_id}:{attempt}`, `settle:{target_id}:{attempt}` and
+`publish:{target_id}:{attempt}`, `publish-call:{target_id}:{attempt}`,
+`settle:{target_id}:{attempt}` and
 `insights-fetch:{account_id}:{due}:{digest}`. Cancelling is a courtesy, not what keeps the
 delete safe: a workflow of a deleted workspace finds no rows and ends without a platform call.
 """
@@ -24,7 +25,7 @@ PREFIXES_PER_QUERY = 200
 
 def workflow_prefixes(target_ids: Iterable[str], account_ids: Iterable[str]) -> list[str]:
     return [
-        *(f"{kind}:{t}:" for t in target_ids for kind in ("publish", "settle")),
+        *(f"{kind}:{t}:" for t in target_ids for kind in ("publish", "publish-call", "settle")),
         *(f"insights-fetch:{a}:" for a in account_ids),
     ]
 

@@ -13,7 +13,7 @@ import pytest
 from dbos import DBOS, SetWorkflowID
 
 from app.core.runtime import Runtime, build_runtime
-from app.scheduler.engine import publish_workflow_id, settle_workflow_id
+from app.scheduler.engine import call_workflow_id, publish_workflow_id, settle_workflow_id
 from app.services.poll_planner import batch_workflow_id
 from tests.conftest import make_settings
 from workers import background
@@ -91,6 +91,7 @@ def test_prefixes_match_the_ids_the_engine_and_the_poller_build() -> None:
     prefixes = workflow_prefixes([target], [account])
     for wf_id in (
         publish_workflow_id(target, 7),
+        call_workflow_id(target, 7),
         settle_workflow_id(target, 7),
         batch_workflow_id(account, "20261202T010000", ["a", "b"]),
     ):
