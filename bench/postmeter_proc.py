@@ -75,7 +75,9 @@ def apply_patches(names: list[str]) -> None:
         elif name == "sqlite_begin=deferred":  # plain BEGIN instead of BEGIN IMMEDIATE
             from app.core import db
 
-            db._sqlite_begin = lambda conn: conn.exec_driver_sql("BEGIN")
+            vars(db)["_sqlite_begin_hook"] = lambda _settings: (
+                lambda conn: conn.exec_driver_sql("BEGIN")
+            )
         elif name == "render_nulls":  # ORM bulk upserts as one executemany (see BENCHMARKS.md)
             from app.services import insights_store, refresh_ledger
 

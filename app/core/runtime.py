@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import TxMode, create_engine, create_sessionmaker
 from app.core.security import TokenCipher, build_token_cipher
 
 
@@ -18,6 +18,10 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: TokenCipher
+    # API requests' sessions (app.routes.deps.get_session): reads never wait on a writer,
+    # writes wait DATABASE_API_LOCK_TIMEOUT_MS at most (app.core.db.TxMode). Same pool.
+    api_read_sessionmaker: async_sessionmaker[AsyncSession]
+    api_write_sessionmaker: async_sessionmaker[AsyncSession]
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -28,7 +32,12 @@ def build_runtime(settings: Settings) -> Runtime:
     cipher = build_token_cipher(settings)
     engine = create_engine(settings)
     return Runtime(
-        settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), cipher=cipher
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        cipher=cipher,
+        api_read_sessionmaker=create_sessionmaker(engine, TxMode.API_READ),
+        api_write_sessionmaker=create_sessionmaker(engine, TxMode.API_WRITE),
     )
 
 

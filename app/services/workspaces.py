@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.db import LOCK_TIMEOUT_MS, TX_MODE, TxMode, database_fault
 from app.core.errors import Conflict, NotFound
 from app.core.security import api_secret_matches, generate_api_key, split_api_key
 from app.models import ApiKey, Workspace
@@ -90,5 +93,40 @@ async def authenticate(session: AsyncSession, *, presented: str) -> ApiKey | Non
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        await _touch_last_used(session, row.id, now)
     return row
+
+
+# A read request's session is read-only (app.core.db.TxMode.API_READ): its key's touch waits
+# in `session.info` under this name for `write_key_touch`, after the read transaction.
+PENDING_KEY_TOUCH = "postmeter_pending_key_touch"
+
+
+async def _touch_last_used(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
+    if session.info.get(TX_MODE) == TxMode.API_READ:
+        session.info[PENDING_KEY_TOUCH] = (key_id, now)
+        return
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def write_key_touch(
+    read_session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The last_used_at a read request left pending, in a write of its own that never waits:
+    a busy or read-only database skips it (a later request touches the key again)."""
+    pending = read_session.info.pop(PENDING_KEY_TOUCH, None)
+    if pending is None:
+        return
+    key_id, now = pending
+    try:
+        async with sessionmaker() as session, session.begin():
+            await session.connection(execution_options={LOCK_TIMEOUT_MS: 0})
+            await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now))
+                .values(last_used_at=now)
+            )
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if database_fault(exc) is None:
+            raise
