@@ -12,12 +12,14 @@ from fastapi_offline import FastAPIOffline
 from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.http_edge import API_PREFIX, RequestLimits, SecurityHeaders
+from app.core.rate_limits import RateLimits
 from app.core.runtime import Runtime, build_runtime
 from app.routes import accounts, health, insights, schedules
+from app.routes.auth import ApiGate
 from app.routes.deps import SERVICES_STATE_KEY, AppServices
 from app.services.insights_refresh import InsightsRefresher, open_refresher
 
-API_PREFIX = "/api/v1"
 DOCS_ASSETS_URL = "/docs-assets"
 
 
@@ -39,7 +41,10 @@ async def open_app_services(
             async with runtime.sessionmaker() as session:
                 refresher = await open_refresher(runtime, session)
             owned.push_async_callback(refresher.clients.aclose)
-        yield AppServices(runtime=runtime, refresher=refresher)
+        limits = RateLimits.from_settings(settings or runtime.settings)
+        if limits is not None:
+            owned.push_async_callback(limits.aclose)
+        yield AppServices(runtime=runtime, refresher=refresher, limits=limits)
 
 
 def create_app(
@@ -72,6 +77,15 @@ def create_app(
         # Swagger UI's validator badge would send the schema's address to swagger.io.
         swagger_ui_parameters={"validatorUrl": None},
     )
+    # The edge, innermost first (issue 10): the key checked and rate limits spent before any
+    # body is read (ApiGate); heads and bodies bounded (RequestLimits); CORS answers preflights
+    # and marks every answer, errors of the edge included; security headers on all of them.
+    app.add_middleware(ApiGate)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        max_header_bytes=settings.MAX_REQUEST_HEADER_BYTES,
+    )
     if settings.CORS_ORIGINS:
         # Browsers on these origins may call the API with a key; no cookies are involved.
         app.add_middleware(
@@ -81,7 +95,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    install_error_handlers(app, database_retry_after=settings.DATABASE_RETRY_AFTER_SECONDS)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts.router)
     api.include_router(schedules.router)

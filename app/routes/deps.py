@@ -14,11 +14,11 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput, Unauthorized
+from app.core.errors import InvalidInput, TooManyRequests
+from app.core.rate_limits import Budget, RateLimits
 from app.core.runtime import Runtime
 from app.schemas.common import ErrorResponse, decode_cursor
 from app.services.insights_refresh import InsightsRefresher
-from app.services.workspaces import authenticate
 
 # The key of the app's services in the lifespan state (Starlette copies that state into every
 # request's `request.state`).
@@ -33,6 +33,8 @@ class AppServices:
     runtime: Runtime
     # "Fetch now": pooled platform clients that know the remembered metric rejections.
     refresher: InsightsRefresher
+    # The API's rate limits (None when RATE_LIMIT_ENABLED is false).
+    limits: RateLimits | None = None
 
 
 def get_services(request: Request) -> AppServices:
@@ -77,6 +79,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer pm_...`")
 
 
+# Where the API gate (app.routes.auth.ApiGate) leaves the authenticated caller: in the
+# request's state, set from its headers before the body is read.
+CALLER_STATE_KEY = "caller"
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     workspace_id: uuid.UUID
@@ -84,18 +91,29 @@ class Caller:
 
 
 async def get_caller(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("missing API key: send Authorization: Bearer <key>")
-    key = await authenticate(session, presented=credentials.credentials)
-    if key is None:
-        raise Unauthorized("invalid or revoked API key")
-    return Caller(workspace_id=key.workspace_id, key_id=key.id)
+    """The caller the API gate authenticated (`_bearer` declares the scheme in the schema).
+
+    The key is checked by the gate, before FastAPI reads the body: a request without a valid
+    key never reaches a route, so its body is never read."""
+    caller = getattr(request.state, CALLER_STATE_KEY, None)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("the API gate did not run: build the app with app.main.create_app")
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def spend_budget(services: AppServices, budget: Budget, identity: str) -> None:
+    """One request from `identity`'s `budget`; 429 `rate_limited` when it has none left."""
+    if services.limits is None:
+        return
+    refusal = await services.limits.hit(budget, identity)
+    if refusal is not None:
+        raise TooManyRequests(refusal.message, retry_after=refusal.retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +136,7 @@ PagingDep = Annotated[Paging, Depends(get_paging)]
 
 # The error responses every route documents (the body is always `{"error": {...}}`).
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)
 }
 
 

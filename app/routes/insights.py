@@ -7,8 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
+from app.core.rate_limits import Budget
 from app.models import Provider
-from app.routes.deps import ERRORS, CallerDep, RefresherDep, SessionDep, check_range
+from app.routes.deps import (
+    ERRORS,
+    CallerDep,
+    RefresherDep,
+    ServicesDep,
+    SessionDep,
+    check_range,
+    spend_budget,
+)
 from app.schemas.common import AwareDatetime
 from app.schemas.insights import (
     FetchRequest,
@@ -28,14 +37,21 @@ async def fetch_insights(
     caller: CallerDep,
     session: SessionDep,
     refresher: RefresherDep,
+    services: ServicesDep,
     body: Annotated[FetchRequest | None, Body()] = None,
 ) -> FetchResponse:
-    """Fetch now. Says per provider: fetched, fresh, or error with the reason."""
+    """Fetch now. Says per provider: fetched, fresh, or error with the reason.
+
+    `force_refresh` spends the platforms' quotas: it has a budget per workspace of its own
+    (RATE_LIMIT_FORCE_REFRESH), 429 `rate_limited` with Retry-After once it is spent."""
+    force_refresh = (body or FetchRequest()).force_refresh
+    if force_refresh:
+        await spend_budget(services, Budget.FORCE_REFRESH, str(caller.workspace_id))
     plan = await service.plan_fetch(
         session,
         workspace_id=caller.workspace_id,
         schedule_id=schedule_id,
-        force_refresh=(body or FetchRequest()).force_refresh,
+        force_refresh=force_refresh,
         fresh_seconds=refresher.settings.INSIGHTS_FRESH_SECONDS,
     )
     # The request's unit of work ends here: the refresh writes in a transaction of its own,

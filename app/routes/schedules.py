@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.models import Provider, ScheduleStatus
 from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep, check_range
@@ -22,6 +23,23 @@ from app.services import publishing
 from app.services import schedules as service
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
+
+
+class _ScheduleRef(Convertor[str]):
+    """A `{schedule_id}` path segment: anything but `import`, which is a route of its own, so
+    `PATCH /schedules/import` is a 405 naming POST, not a 422 for a malformed id (the id is
+    still validated as a UUID by the route's parameter)."""
+
+    regex = "(?!import(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("schedule_ref", _ScheduleRef())
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -63,14 +81,19 @@ async def list_schedules(
 
 @router.post("/import", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def import_schedule(
-    body: ScheduleImport, caller: CallerDep, session: SessionDep
+    body: ScheduleImport, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ScheduleOut:
     """Track posts published outside Postmeter; their metrics are polled like any other."""
-    schedule = await service.import_schedule(session, workspace_id=caller.workspace_id, data=body)
+    schedule = await service.import_schedule(
+        session,
+        workspace_id=caller.workspace_id,
+        data=body,
+        allow_private_urls=runtime.settings.MEDIA_ALLOW_PRIVATE_URLS,
+    )
     return service.to_out(schedule)
 
 
-@router.get("/{schedule_id}", responses=ERRORS)
+@router.get("/{schedule_id:schedule_ref}", responses=ERRORS)
 async def get_schedule(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> ScheduleOut:
@@ -80,7 +103,7 @@ async def get_schedule(
     return service.to_out(schedule)
 
 
-@router.patch("/{schedule_id}", responses=ERRORS)
+@router.patch("/{schedule_id:schedule_ref}", responses=ERRORS)
 async def update_schedule(
     schedule_id: uuid.UUID,
     body: ScheduleUpdate,
@@ -98,7 +121,7 @@ async def update_schedule(
     return service.to_out(schedule)
 
 
-@router.post("/{schedule_id}/cancel", responses=ERRORS)
+@router.post("/{schedule_id:schedule_ref}/cancel", responses=ERRORS)
 async def cancel_schedule(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> ScheduleOut:
@@ -108,7 +131,7 @@ async def cancel_schedule(
     return service.to_out(schedule)
 
 
-@router.get("/{schedule_id}/external", responses=ERRORS)
+@router.get("/{schedule_id:schedule_ref}/external", responses=ERRORS)
 async def list_external(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> list[ExternalOut]:
@@ -118,7 +141,7 @@ async def list_external(
     return [ExternalOut.model_validate(r) for r in rows]
 
 
-@router.post("/{schedule_id}/publish", responses=ERRORS)
+@router.post("/{schedule_id:schedule_ref}/publish", responses=ERRORS)
 async def publish_schedule(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> ScheduleOut:
@@ -129,7 +152,7 @@ async def publish_schedule(
     return service.to_out(schedule)
 
 
-@router.post("/{schedule_id}/retry", responses=ERRORS)
+@router.post("/{schedule_id:schedule_ref}/retry", responses=ERRORS)
 async def retry_schedule(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> ScheduleOut:
@@ -140,7 +163,7 @@ async def retry_schedule(
     return service.to_out(schedule)
 
 
-@router.get("/{schedule_id}/attempts", responses=ERRORS)
+@router.get("/{schedule_id:schedule_ref}/attempts", responses=ERRORS)
 async def list_attempts(
     schedule_id: uuid.UUID, caller: CallerDep, session: SessionDep
 ) -> list[TargetAttemptsOut]:

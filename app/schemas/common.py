@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.core.errors import InvalidInput
 
@@ -64,7 +64,11 @@ class InputModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refuse it everywhere so both backends agree.
+        # PostgreSQL text cannot hold NUL; refuse it everywhere so both backends agree. Secrets
+        # too: a token with a NUL in it is no token any platform issued.
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else None
+        if isinstance(secret, str) and "\x00" in secret:
+            raise ValueError("must not contain NUL characters")
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value

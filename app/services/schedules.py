@@ -35,7 +35,7 @@ from app.schemas.schedules import (
     TargetOut,
     check_post_external_id,
 )
-from app.services.content_checks import check_content
+from app.services.content_checks import check_content, check_content_urls
 
 CLOCK_SKEW = timedelta(minutes=5)
 EDITABLE = (ScheduleStatus.DRAFT, ScheduleStatus.SCHEDULED)
@@ -258,9 +258,15 @@ async def cancel_schedule(
 
 
 async def import_schedule(
-    session: AsyncSession, *, workspace_id: uuid.UUID, data: ScheduleImport
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    data: ScheduleImport,
+    allow_private_urls: bool = False,
 ) -> Schedule:
     """Track posts published elsewhere: a `posted` schedule with one external ref per post."""
+    if data.content is not None:
+        check_content_urls(data.content, allow_private_urls=allow_private_urls)
     now = utcnow()
     if data.published_at is not None and data.published_at > now + CLOCK_SKEW:
         raise InvalidInput("published_at: is in the future", code="published_at_in_future")
