@@ -36,7 +36,7 @@ from app.models import SocialAccount, Workspace
 from app.models.base import utcnow
 from app.sandbox.client import SandboxControl
 from app.sandbox.ports import PortUnavailable, bind_socket
-from app.schemas.schedules import Content, ScheduleCreate
+from app.schemas.schedules import ScheduleContent, ScheduleCreate
 from app.services.schedules import create_schedule
 from app.services.workspaces import create_api_key
 
@@ -109,7 +109,7 @@ async def schedule_demo_post(
     )
     publish_at = (utcnow() + DEMO_POST_LEAD).replace(microsecond=0)
     data = ScheduleCreate(
-        content=Content.model_validate(
+        content=ScheduleContent.model_validate(
             {
                 "text": f"Hello from the Postmeter demo, published at {publish_at:%H:%M:%S} UTC",
                 "media_urls": [ctl.media_url("demo-post.jpg")],

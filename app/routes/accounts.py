@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.models import AccountStatus, Provider
 from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep
+from app.routes.links import ACCOUNT_LINKS, created
 from app.schemas.accounts import AccountCreate, AccountOut, AccountUpdate
 from app.schemas.common import Page
 from app.services import accounts as service
@@ -16,7 +17,9 @@ from app.services import accounts as service
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={**ERRORS, **created(ACCOUNT_LINKS)}
+)
 async def create_account(
     body: AccountCreate, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> AccountOut:

@@ -1,23 +1,21 @@
 """Request dependencies (the app's services, the unit of work, the caller's workspace, paging)
-and what every route module shares: the documented error responses and the `from`/`to` range
-check."""
+and what every route module shares: the documented error responses."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput, TooManyRequests
+from app.core.errors import TooManyRequests
 from app.core.rate_limits import Budget, RateLimits
 from app.core.runtime import Runtime
-from app.schemas.common import ErrorResponse, decode_cursor
+from app.schemas.common import CURSOR_PATTERN, ErrorResponse, decode_cursor
 from app.services.insights_refresh import InsightsRefresher
 
 # The key of the app's services in the lifespan state (Starlette copies that state into every
@@ -116,6 +114,17 @@ async def spend_budget(services: AppServices, budget: Budget, identity: str) -> 
         raise TooManyRequests(refusal.message, retry_after=refusal.retry_after)
 
 
+# A `cursor` query parameter: its pattern stated in the schema; a value off it is a 422
+# `invalid_cursor` from the decoder (`app.schemas.common.cursor_bytes`).
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        description="`next_cursor` of the previous page.",
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+    ),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Paging:
     limit: int
@@ -124,9 +133,7 @@ class Paging:
 
 def get_paging(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> Paging:
     return Paging(limit=limit, after=decode_cursor(cursor))
 
@@ -136,11 +143,13 @@ PagingDep = Annotated[Paging, Depends(get_paging)]
 
 # The error responses every route documents (the body is always `{"error": {...}}`).
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429, 503)
 }
-
-
-def check_range(start: datetime | None, end: datetime | None) -> None:
-    """`from` must come before `to` when both are given."""
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput("from: must be before to", code="invalid_range")
+# 429 (rate limited) and 503 (database busy or unavailable) say when to try again.
+for _code in (429, 503):
+    ERRORS[_code]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait before repeating the request.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    }

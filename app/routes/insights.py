@@ -12,10 +12,10 @@ from app.models import Provider
 from app.routes.deps import (
     ERRORS,
     CallerDep,
+    CursorQuery,
     RefresherDep,
     ServicesDep,
     SessionDep,
-    check_range,
     spend_budget,
 )
 from app.schemas.common import AwareDatetime
@@ -82,10 +82,10 @@ async def get_history(
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
 ) -> HistoryOut:
-    """Snapshots oldest first; `from`/`to` bound the snapshot time (half-open)."""
-    check_range(start, end)
+    """Snapshots oldest first; `from`/`to` bound the snapshot time (half-open: `from` at or
+    after `to` selects nothing)."""
     items, next_cursor = await service.schedule_history(
         session,
         workspace_id=caller.workspace_id,

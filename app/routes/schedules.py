@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, status
 from starlette.convertors import Convertor, register_url_convertor
 
 from app.models import Provider, ScheduleStatus
-from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep, check_range
+from app.routes.deps import ERRORS, CallerDep, PagingDep, RuntimeDep, SessionDep
+from app.routes.links import SCHEDULE_LINKS, created
 from app.schemas.common import AwareDatetime, Page
 from app.schemas.schedules import (
     ExternalOut,
@@ -42,7 +43,9 @@ class _ScheduleRef(Convertor[str]):
 register_url_convertor("schedule_ref", _ScheduleRef())
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={**ERRORS, **created(SCHEDULE_LINKS)}
+)
 async def create_schedule(
     body: ScheduleCreate, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ScheduleOut:
@@ -65,8 +68,8 @@ async def list_schedules(
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> Page[ScheduleOut]:
-    """Newest first; `from`/`to` bound `publish_at` (half-open)."""
-    check_range(start, end)
+    """Newest first; `from`/`to` bound `publish_at` (half-open: `from` at or after `to` selects
+    nothing)."""
     return await service.list_schedules(
         session,
         workspace_id=caller.workspace_id,
@@ -79,7 +82,11 @@ async def list_schedules(
     )
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    responses={**ERRORS, **created(SCHEDULE_LINKS)},
+)
 async def import_schedule(
     body: ScheduleImport, caller: CallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> ScheduleOut:

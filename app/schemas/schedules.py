@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from app.integrations.platforms import PLATFORMS, platform_for
 from app.models.enums import (
@@ -17,13 +19,23 @@ from app.models.enums import (
     SettledBy,
     TargetState,
 )
-from app.schemas.common import AwareDatetime, InputModel
+from app.schemas.accounts import ExternalId
+from app.schemas.common import NOT_BLANK_PATTERN, AwareDatetime, InputModel
 
 # The longest text any supported platform accepts; each platform's own limit is checked
 # against the schedule's targets in the service.
 MAX_TEXT = max(home.content_rules.max_text_length for home in PLATFORMS.values())
 # The most media any supported platform takes in one post (LinkedIn: 20 images).
 MAX_MEDIA = max(home.content_rules.max_media for home in PLATFORMS.values())
+
+
+# A post id of any platform: the schema states this union of the homes' `post_id` patterns (which
+# one applies depends on the account a ref names, which the schema cannot know; the server
+# checks that one, see `check_post_external_id`).
+ANY_POST_ID_PATTERN = "|".join(f"(?:{home.post_id.pattern.pattern})" for home in PLATFORMS.values())
+
+# Lists of account ids name each account once (the server refuses repeats; the schema says so).
+_UNIQUE: JsonDict = {"uniqueItems": True}
 
 
 def check_post_external_id(provider: Provider, external_id: str) -> None:
@@ -37,6 +49,21 @@ class Content(InputModel):
     media_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=MAX_MEDIA)
 
 
+def _something_to_post(schema: dict[str, Any]) -> None:
+    """State the rule `check_content` applies last (422 `empty_content`): text, a link or media."""
+    schema["anyOf"] = [
+        {"properties": {"text": {"pattern": NOT_BLANK_PATTERN}}, "required": ["text"]},
+        {"properties": {"link": {"type": "string"}}, "required": ["link"]},
+        {"properties": {"media_urls": {"minItems": 1}}, "required": ["media_urls"]},
+    ]
+
+
+class ScheduleContent(Content):
+    """What a schedule posts: text, a link or media, at least one of them."""
+
+    model_config = ConfigDict(json_schema_extra=_something_to_post)
+
+
 class ContentOut(BaseModel):
     text: str
     link: str | None
@@ -44,22 +71,28 @@ class ContentOut(BaseModel):
 
 
 class ScheduleCreate(InputModel):
-    content: Content
+    content: ScheduleContent
     publish_at: AwareDatetime | None = Field(
         default=None, description="When to publish; null keeps the schedule a draft."
     )
-    account_ids: list[uuid.UUID] = Field(min_length=1, max_length=3)
+    account_ids: list[uuid.UUID] = Field(min_length=1, max_length=3, json_schema_extra=_UNIQUE)
 
 
 class ScheduleUpdate(InputModel):
-    content: Content | None = None
+    content: ScheduleContent | None = None
     publish_at: AwareDatetime | None = None
-    account_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=3)
+    account_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=3, json_schema_extra=_UNIQUE
+    )
 
 
 class ImportRef(InputModel):
     account_id: uuid.UUID
-    external_id: str = Field(min_length=1, max_length=255)
+    external_id: ExternalId = Field(
+        pattern=ANY_POST_ID_PATTERN,
+        description="The post's id on the account's platform: {page-id}_{post-id} or a video "
+        "id on Facebook, a media id on Instagram, urn:li:share:N or urn:li:ugcPost:N on LinkedIn.",
+    )
     url: AnyHttpUrl | None = None
 
 

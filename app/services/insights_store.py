@@ -8,12 +8,12 @@ overwrites a real one.
 
 from __future__ import annotations
 
-import base64
+import struct
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -21,9 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from app.core.errors import InvalidInput
 from app.models import METRIC_FIELDS, MetricsSource, PostMetrics, Provider, ScheduleMetrics
 from app.models.base import utcnow
+from app.schemas.common import cursor_bytes, cursor_from_bytes
 from app.services.insights_mapper import MetricValues, compute_schedule_analytics
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -216,24 +216,29 @@ async def normalize_metrics_for_analytics(
 # --- history -------------------------------------------------------------------------------
 
 
+# A history cursor is the last row's (fetched_at in microseconds since the epoch, id), two signed
+# 64-bit numbers: the 16 bytes every cursor holds (`app.schemas.common.CURSOR_PATTERN`). Any 16
+# bytes are a position: a time beyond what datetime holds is taken at its end of the range.
+_HISTORY_POSITION = struct.Struct(">qq")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_EARLIEST_MICROS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LATEST_MICROS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+
+
 def encode_history_cursor(row: PostMetrics) -> str:
-    raw = f"{row.fetched_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    fetched_at = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+    micros = (fetched_at - _EPOCH) // _MICROSECOND
+    return cursor_from_bytes(_HISTORY_POSITION.pack(micros, row.id))
 
 
-def _decode_history_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, row_id = raw.split("|")
-        parsed = datetime.fromisoformat(moment)
-        number = int(row_id)
-        if parsed.tzinfo is None or not 0 <= number < 2**63:
-            raise ValueError("out of range")
-        return parsed, number
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(
-            "cursor: not a cursor returned by this API", code="invalid_cursor"
-        ) from None
+def _decode_history_cursor(cursor: str) -> tuple[datetime, int] | None:
+    raw = cursor_bytes(cursor)
+    if raw is None:
+        return None
+    micros, row_id = _HISTORY_POSITION.unpack(raw)
+    micros = min(max(micros, _EARLIEST_MICROS), _LATEST_MICROS)
+    return _EPOCH + micros * _MICROSECOND, row_id
 
 
 async def history(
@@ -254,8 +259,8 @@ async def history(
         stmt = stmt.where(PostMetrics.fetched_at >= start)
     if end is not None:
         stmt = stmt.where(PostMetrics.fetched_at < end)
-    if cursor:
-        after, after_id = _decode_history_cursor(cursor)
+    if (position := _decode_history_cursor(cursor or "")) is not None:
+        after, after_id = position
         stmt = stmt.where(
             or_(
                 PostMetrics.fetched_at > after,

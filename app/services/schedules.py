@@ -69,7 +69,9 @@ async def _load_accounts(
 ) -> list[SocialAccount]:
     """The accounts, in the given order, each checked to belong to the workspace."""
     if len(set(account_ids)) != len(account_ids):
-        raise InvalidInput("account_ids: the same account is listed twice")
+        raise InvalidInput(
+            "account_ids: the same account is listed twice", code="duplicate_account"
+        )
     found = {
         a.id: a
         for a in await session.scalars(
@@ -80,7 +82,9 @@ async def _load_accounts(
     }
     missing = [str(i) for i in account_ids if i not in found]
     if missing:
-        raise InvalidInput(f"account_ids: account {missing[0]} not found", code="unknown_account")
+        # Not found, as an id in the path would be: whether an account exists (in this
+        # workspace) is the server's state, not a rule of the request's shape.
+        raise NotFound(f"account_ids: account {missing[0]} not found", code="unknown_account")
     accounts = [found[i] for i in account_ids]
     seen: set[Provider] = set()
     for account in accounts:
@@ -91,7 +95,9 @@ async def _load_accounts(
             )
         seen.add(account.provider)
         if account.status == AccountStatus.DISABLED:
-            raise InvalidInput(f"account_ids: account {account.id} is disabled")
+            raise InvalidInput(
+                f"account_ids: account {account.id} is disabled", code="account_disabled"
+            )
     return accounts
 
 

@@ -55,13 +55,13 @@ async def test_other_workspace_sees_nothing(
         json={"content": {"text": "x"}, "publish_at": future(), "account_ids": [fb["id"]]},
         headers=h,
     )
-    assert r.status_code == 422
+    assert r.status_code == 404
     r = await client.post(
         "/api/v1/schedules/import",
         json={"refs": [{"account_id": fb["id"], "external_id": "1234567890_6"}]},
         headers=h,
     )
-    assert r.status_code == 422
+    assert r.status_code == 404
     # The owner still sees everything intact.
     mine = await client.get(f"/api/v1/schedules/{sched['id']}", headers=tenant.headers)
     assert mine.json()["content"]["text"] == "mine"

@@ -58,7 +58,7 @@ async def test_bad_schedules_rejected_and_nothing_written(
     li = await make_account(client, tenant, "linkedin")
     foreign = await make_account(client, other_tenant, "facebook")
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    far = (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()
+    far = "2100-01-01T00:00:00Z"  # past the years the schema states (2004 to 2099)
     cases = [
         (
             {
@@ -67,10 +67,6 @@ async def test_bad_schedules_rejected_and_nothing_written(
                 "account_ids": [fb["id"], fb2["id"]],
             },
             "duplicate_provider",
-        ),
-        (
-            {"content": {"text": "x"}, "publish_at": future(), "account_ids": [foreign["id"]]},
-            "unknown_account",
         ),
         (
             {"content": {"text": "x"}, "publish_at": past, "account_ids": [fb["id"]]},
@@ -104,6 +100,10 @@ async def test_bad_schedules_rejected_and_nothing_written(
         r = await client.post("/api/v1/schedules", json=body, headers=tenant.headers)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"]["code"] == code, (code, r.text)
+    # Another workspace's account is not found, as it would be in a path.
+    body = {"content": {"text": "x"}, "publish_at": future(), "account_ids": [foreign["id"]]}
+    r = await client.post("/api/v1/schedules", json=body, headers=tenant.headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "unknown_account"), r.text
     listing = await client.get("/api/v1/schedules", headers=tenant.headers)
     assert listing.json()["items"] == []
     r = await client.get(
@@ -174,9 +174,10 @@ async def test_list_filters(client: httpx.AsyncClient, tenant: Tenant) -> None:
     assert [s["id"] for s in q.json()["items"]] == [a["id"]]
     q = await client.get("/api/v1/schedules", params={"status": "posted"}, headers=tenant.headers)
     assert q.json()["items"] == []
+    # `from` after `to`: an empty window (the schema cannot state an order between the two).
     q = await client.get(
         "/api/v1/schedules", params={"from": future(24), "to": future(1)}, headers=tenant.headers
     )
-    assert q.status_code == 422
+    assert (q.status_code, q.json()["items"]) == (200, [])
     q = await client.get("/api/v1/schedules", params={"status": "bogus"}, headers=tenant.headers)
     assert q.status_code == 422

@@ -154,3 +154,26 @@ async def test_latest_analytics_and_history(runtime: Runtime) -> None:
             cursor=None,
         )
         assert [values_of(r).impressions for r in rows] == [300, 400]  # buckets start at midnight
+
+
+async def test_history_takes_every_cursor_of_the_stated_shape(runtime: Runtime) -> None:
+    """Any 22 URL-safe base64 characters (the schema's cursor pattern) are a position: the
+    earliest, the latest, a negative id, a time beyond what datetime holds."""
+    sid = await _post(runtime)
+    async with runtime.sessionmaker() as s, s.begin():
+        await upsert_snapshots(
+            s, [snap(sid, T0 + timedelta(days=d), d + 1) for d in range(3)], bucket_seconds=DAY
+        )
+    expected = {"A" * 22: [1, 2, 3], "_" * 22: [1, 2, 3], "f" * 22: [], "g" * 22: [1, 2, 3]}
+    async with runtime.sessionmaker() as s:
+        for cursor, impressions in expected.items():
+            rows, _ = await history(
+                s,
+                schedule_id=sid,
+                provider=None,
+                start=None,
+                end=None,
+                limit=10,
+                cursor=cursor,
+            )
+            assert [values_of(r).impressions for r in rows] == impressions, cursor

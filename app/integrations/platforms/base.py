@@ -30,14 +30,18 @@ AccountKind = Literal["page", "instagram_user", "organization", "member"]
 
 @dataclass(frozen=True, slots=True)
 class IdRule:
-    """The shape a platform's id must have, and how to say it to a caller who got it wrong."""
+    """The shape a platform's id must have, and how to say it to a caller who got it wrong.
+
+    The OpenAPI schema states `pattern` as it is (the account and import schemas), so write it
+    to read the same in Python and in JSON Schema (ECMA-262): anchored with ^ and $, `[0-9]`
+    rather than `\\d` (any Unicode digit in Python), no Python-only syntax."""
 
     pattern: re.Pattern[str]
     what: str
 
     def check(self, provider: Provider, value: str) -> None:
         """Raise `ValueError` (a 422 from a schema, or InvalidInput) when `value` does not fit."""
-        if not self.pattern.match(value):
+        if not self.pattern.fullmatch(value):
             raise ValueError(f"external_id for {provider.value} must be {self.what}")
 
 

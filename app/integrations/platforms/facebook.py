@@ -77,7 +77,9 @@ class FacebookPlatform(MetaGraphPlatform):
 
     provider = Provider.FACEBOOK
     error_source: Literal["facebook"] = "facebook"
-    post_id = IdRule(re.compile(r"^\d{1,32}(_\d{1,32})?$"), "{page-id}_{post-id} or a video id")
+    post_id = IdRule(
+        re.compile(r"^[0-9]{1,32}(_[0-9]{1,32})?$"), "{page-id}_{post-id} or a video id"
+    )
     account_id = IdRule(NUMERIC_ID, "a numeric Facebook Page id")
     # video_views for videos and reels only; Facebook reports no saves.
     reported_metrics = frozenset(

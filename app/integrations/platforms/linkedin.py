@@ -128,7 +128,7 @@ class LinkedInPlatform:
     provider = Provider.LINKEDIN
     metrics_source = MetricsSource.LINKEDIN
     post_id = IdRule(
-        _urn_pattern(*POST_URN_PREFIXES, tail=r"\d{1,32}"), "urn:li:share:N or urn:li:ugcPost:N"
+        _urn_pattern(*POST_URN_PREFIXES, tail=r"[0-9]{1,32}"), "urn:li:share:N or urn:li:ugcPost:N"
     )
     account_id = IdRule(
         _urn_pattern(ORGANIZATION_URN_PREFIX, MEMBER_URN_PREFIX, tail=r"[A-Za-z0-9_-]{1,64}"),

@@ -24,7 +24,7 @@ META_APP_THROTTLE_KEY = "meta:app"
 # Graph's usage headers usually say when access returns; without a hint, a short pause.
 DEFAULT_THROTTLE_PAUSE = timedelta(minutes=15)
 
-NUMERIC_ID = re.compile(r"^\d{1,32}$")
+NUMERIC_ID = re.compile(r"^[0-9]{1,32}$")
 
 
 class MetaGraphPlatform(ABC):
