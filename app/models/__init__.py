@@ -14,6 +14,7 @@ from app.models.enums import (
     TargetState,
 )
 from app.models.external_refs import ScheduleExternal
+from app.models.health import ReadinessHeartbeat
 from app.models.poll_state import MetricRejection, ThrottleState
 from app.models.post_metrics import METRIC_FIELDS, PostMetrics
 from app.models.publishing import PublishAttempt
@@ -34,6 +35,7 @@ __all__ = [
     "PostMetrics",
     "Provider",
     "PublishAttempt",
+    "ReadinessHeartbeat",
     "Schedule",
     "ScheduleExternal",
     "ScheduleMetrics",

@@ -18,11 +18,15 @@ class Schedule(TimestampMixin, Base):
     __table_args__ = (
         Index(None, "workspace_id", "status", "publish_at"),
         Index(None, "status", "publish_at"),
+        # The listing's order (newest id first within a workspace): GET /api/v1/schedules reads
+        # one page off this index instead of sorting every schedule of the workspace (212 ms at
+        # 100,000 on SQLite; issue 10). Also serves every lookup by workspace_id alone.
+        Index(None, "workspace_id", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     workspace_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+        ForeignKey("workspaces.id", ondelete="CASCADE")
     )
     text: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(2048))

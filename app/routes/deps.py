@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -17,6 +17,8 @@ from app.core.rate_limits import Budget, RateLimits
 from app.core.runtime import Runtime
 from app.schemas.common import CURSOR_PATTERN, ErrorResponse, decode_cursor
 from app.services.insights_refresh import InsightsRefresher
+from app.services.readiness import ReadinessProbe
+from app.services.workspaces import write_key_touch
 
 # The key of the app's services in the lifespan state (Starlette copies that state into every
 # request's `request.state`).
@@ -33,6 +35,8 @@ class AppServices:
     refresher: InsightsRefresher
     # The API's rate limits (None when RATE_LIMIT_ENABLED is false).
     limits: RateLimits | None = None
+    # /readyz's checks, at most one database write a second however often it is called.
+    readiness: ReadinessProbe = field(default_factory=ReadinessProbe)
 
 
 def get_services(request: Request) -> AppServices:
@@ -58,11 +62,23 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RefresherDep = Annotated[InsightsRefresher, Depends(get_refresher)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """One commit per request: when the route returns, before the response is sent, unless the
-    route already committed (fetch now ends its unit of work before the refresh writes in a
-    transaction of its own); rolled back on any error."""
-    async with runtime.sessionmaker() as session:
+# Methods that only read: their unit of work is a read-only transaction.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(runtime: RuntimeDep, request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: committed when the route returns, before the response is
+    sent, unless the route already committed (fetch now ends its unit of work before the
+    refresh writes in a transaction of its own); rolled back on any error.
+
+    A GET or HEAD reads in a transaction that never waits on a writer (SQLite: deferred BEGIN
+    under WAL; PostgreSQL: READ ONLY); any other method writes in one that waits at most
+    DATABASE_API_LOCK_TIMEOUT_MS for locks (app.core.db.TxMode). A database that stays busy,
+    turns read-only or is out of reach answers 503 with Retry-After (app.core.errors).
+    """
+    read = request.method in READ_METHODS
+    maker = runtime.api_read_sessionmaker if read else runtime.api_write_sessionmaker
+    async with maker() as session:
         try:
             yield session
             if session.in_transaction():
@@ -70,6 +86,8 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+    if read:
+        await write_key_touch(session, runtime.api_write_sessionmaker)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.routes.deps import RuntimeDep
-from app.services.migrations import migration_status
+from app.routes.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -18,12 +15,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and migrations are at head")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    status = await migration_status(runtime.engine)
-    body: dict[str, Any] = {
-        "status": "ok" if status.ready else "unavailable",
-        "database": "ok" if status.reachable else "unreachable",
-        "migrations": {"current": status.current, "head": status.head},
-    }
-    return JSONResponse(body, status_code=200 if status.ready else 503)
+@router.get("/readyz", summary="The database answers, takes a write and is migrated to head")
+async def readyz(services: ServicesDep) -> JSONResponse:
+    """503 names the failing checks (`failing`: database, migrations, write) and what each
+    found; the checks give up after READYZ_TIMEOUT_SECONDS."""
+    readiness = await services.readiness.check(services.runtime)
+    return JSONResponse(readiness.body(), status_code=200 if readiness.ready else 503)
