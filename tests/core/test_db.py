@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -62,9 +62,10 @@ async def postgresql_read_only(runtime: Runtime) -> AsyncIterator[None]:
     url = make_url(runtime.settings.database_url).set(drivername="postgresql")
     # Its own sessions write whatever the database's default (a run killed mid-fault left it
     # on: it is reset first, and whatever happens, after).
-    admin = await asyncpg.connect(
+    admin = await psycopg.AsyncConnection.connect(
         url.render_as_string(hide_password=False),
-        server_settings={"default_transaction_read_only": "off"},
+        autocommit=True,
+        options="-c default_transaction_read_only=off",
     )
     name = url.database
     await admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
@@ -141,7 +142,7 @@ def test_faults_are_classified_by_driver_codes_not_messages() -> None:
 
     def sqlite_error(code: int) -> sa_exc.OperationalError:
         orig = sqlite3.OperationalError("whatever the message")
-        orig.sqlite_errorcode = code  # type: ignore[attr-defined]
+        orig.sqlite_errorcode = code
         return sa_exc.OperationalError("stmt", {}, orig)
 
     assert database_fault(sqlite_error(5)) is DatabaseFault.BUSY
