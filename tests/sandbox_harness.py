@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -149,3 +149,32 @@ async def api(runtime: Runtime, refresher: InsightsRefresher) -> AsyncIterator[h
     app = create_app(runtime.settings, runtime=runtime, refresher=refresher)
     async with app_client(app) as client:
         yield client
+
+
+# The demo world's Meta accounts as a new workspace connects them: (provider, account id key,
+# token key, media type of the seeded posts). `ig_user` uses the Meta *user* token, whose calls
+# count against the app's budget; `fb_page` the page token, under per-page limits.
+NEW_WORKSPACE_KINDS = {
+    "ig_user": (Provider.INSTAGRAM, "ig_user_id", "meta_user_token", "IMAGE"),
+    "fb_page": (Provider.FACEBOOK, "page_id", "page_token", "status"),
+}
+
+
+async def track_new_workspace(
+    runtime: Runtime, ctl: SandboxControl, demo: dict[str, Any], kind: str, count: int
+) -> tuple[Any, Any, list[Any]]:
+    """A new workspace connecting a demo account (`NEW_WORKSPACE_KINDS`) and tracking `count`
+    new sandbox posts of it: (workspace id, account id, tracked posts)."""
+    provider, account_key, token_key, media_type = NEW_WORKSPACE_KINDS[kind]
+    account = demo[account_key]
+    ws, acc = await make_account(
+        runtime, provider=provider, external_id=account, token=demo[token_key]
+    )
+    platform: Literal["facebook", "instagram"] = (
+        "facebook" if provider == Provider.FACEBOOK else "instagram"
+    )
+    ids = await ctl.seed_posts(platform, account, count, media_type=media_type)
+    posts = await track_posts(
+        runtime, workspace_id=ws, account_id=acc, provider=provider, external_ids=ids
+    )
+    return ws, acc, posts

@@ -19,7 +19,8 @@ from app.core.error_kinds import ErrorKind
 from app.core.logging import MASK, scrub
 
 Provider = Literal["facebook", "instagram", "meta", "linkedin"]
-ThrottleScope = Literal["app", "page", "account", "member"]
+# "workspace": one workspace's share of an app-wide quota (see app.integrations.limits).
+ThrottleScope = Literal["app", "workspace", "page", "account", "member"]
 
 _REDACTED = MASK
 

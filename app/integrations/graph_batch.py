@@ -41,6 +41,7 @@ from app.integrations.http import (
     parse_retry_after,
     send_request,
 )
+from app.integrations.limits import quota_caller
 from app.integrations.platforms.meta_errors import classify_graph_error
 from app.integrations.types import JSON
 
@@ -185,17 +186,28 @@ class GraphTransport:
             content=f"batch={encode_batch_field(urls)}&{urlencode(form)}",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        response = await self._send(request, token, provider, usage_key)
+        response = await self._send(request, token, provider, usage_key, calls=len(urls))
         body = decode_json(response, provider=provider)
         if not isinstance(body, list) or len(body) != len(urls):
             raise TransientError("malformed batch reply from Graph API", provider=provider)
         return [self._parse_item(raw, token, provider, usage_key) for raw in body]
 
     async def _send(
-        self, request: httpx.Request, token: str, provider: Provider, usage_key: str | None
+        self,
+        request: httpx.Request,
+        token: str,
+        provider: Provider,
+        usage_key: str | None,
+        *,
+        calls: int = 1,
     ) -> httpx.Response:
+        """Send one request; ``calls`` is what it costs on Graph's counters (each batch item
+        counts), counted on the current :class:`QuotaCaller`."""
+        caller = quota_caller.get()
         if self._limiter is not None:
-            await self._limiter.acquire(*(["app"] + ([usage_key] if usage_key else [])))
+            await self._limiter.acquire(*self._limiter.keys_for(usage_key, caller))
+        if caller is not None:
+            caller.calls += calls
         response = await send_request(
             self._http, request, provider=provider, secrets=self._secrets(token)
         )
@@ -216,8 +228,12 @@ class GraphTransport:
         usage = parse_meta_usage(headers)
         if usage is None:
             return None
+        caller = quota_caller.get()
         if self._limiter is not None:
-            self._limiter.observe_meta_usage(usage_key or "app", usage)
+            self._limiter.observe_meta_usage(usage_key or "app", usage, caller)
+        elif caller is not None and usage.app_percent is not None and not usage.page_level:
+            caller.app_scoped = True
+            caller.app_percent = max(usage.app_percent, caller.app_percent or 0.0)
         if usage.max_percent >= 75:
             log.info(
                 "insights.fetch.usage_high",
@@ -249,6 +265,8 @@ class GraphTransport:
             retry_after=retry_after,
         )
         if isinstance(error, ThrottledError):
+            if error.scope == "app" and (caller := quota_caller.get()) is not None:
+                caller.app_scoped = True  # app-level limits answer only app-scoped calls
             log.warning(
                 "insights.fetch.throttled",
                 provider=provider,

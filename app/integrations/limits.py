@@ -3,12 +3,18 @@
 - :func:`parse_meta_usage`: ``X-App-Usage`` / ``X-Business-Use-Case-Usage`` -> :class:`MetaUsage`.
 - :class:`KeyedLimiter`: one :class:`AsyncLimiter` per key that slows down as usage nears
   100 % and can be paused until a time (then it raises, so callers park instead of sleeping).
+- :class:`QuotaCaller` (`quota_caller`): whose calls these are. The refresher sets one around
+  each account's fetch; the Graph transport counts the calls on it, learns from the replies
+  whether the token's calls count against the app-wide quota (a user token's do, a page
+  token's do not), and feeds the app's usage to that workspace's share key instead of a key
+  every workspace shares (docs/design/fair-quotas.md).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +56,9 @@ class MetaUsage:
     app_total_cputime: float | None = None
     app_total_time: float | None = None
     business: tuple[BusinessUsage, ...] = ()
+    # The app_* numbers came from the older page-level `X-Page-Usage` (page-token calls), not
+    # from `X-App-Usage`: they are the page's usage, not the app's.
+    page_level: bool = False
 
     @property
     def app_percent(self) -> float | None:
@@ -97,8 +106,10 @@ def parse_meta_usage(headers: Mapping[str, str]) -> MetaUsage | None:
     Malformed headers are ignored rather than failing a successful response.
     """
     app = _header_json(headers, "x-app-usage")
+    page_level = False
     if not isinstance(app, dict):
         app = _header_json(headers, "x-page-usage")
+        page_level = isinstance(app, dict)
     buc = _header_json(headers, "x-business-use-case-usage")
     entries: list[BusinessUsage] = []
     if isinstance(buc, dict):
@@ -126,7 +137,30 @@ def parse_meta_usage(headers: Mapping[str, str]) -> MetaUsage | None:
         app_total_cputime=_num(app["total_cputime"]) if "total_cputime" in app else None,
         app_total_time=_num(app["total_time"]) if "total_time" in app else None,
         business=tuple(entries),
+        page_level=page_level,
     )
+
+
+# --- whose calls ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class QuotaCaller:
+    """One account's fetch, as the rate limits see it.
+
+    ``share_key``: the limiter key of the workspace's share of the app-wide quota.
+    ``app_scoped``: whether this token's calls count against the app-wide quota; ``None``
+    until a reply shows it (``X-App-Usage`` or an app-level throttle answer only come to
+    user/app-token calls; page tokens fall under the business-use-case limits).
+    """
+
+    share_key: str
+    app_scoped: bool | None = None
+    calls: int = 0  # sub-requests sent (a batch of 50 is 50 calls to Graph's counters)
+    app_percent: float | None = None  # the highest app-wide usage the replies reported
+
+
+quota_caller: ContextVar[QuotaCaller | None] = ContextVar("quota_caller", default=None)
 
 
 # --- per-key smoothing --------------------------------------------------------------------
@@ -202,20 +236,46 @@ class KeyedLimiter:
         fraction = max(self.min_rate_fraction, (100.0 - min(percent, 100.0)) / span)
         state.cost = min(1.0 / fraction, self.max_rate)
 
-    def observe_meta_usage(self, key: str, usage: MetaUsage) -> None:
-        """Apply a parsed Meta usage to ``key`` (the page / IG user id) and to ``"app"``."""
+    def observe_meta_usage(
+        self, key: str, usage: MetaUsage, caller: QuotaCaller | None = None
+    ) -> None:
+        """Apply a parsed Meta usage to ``key`` (the page / IG user id) and the app's usage to
+        the caller's workspace share (to ``"app"`` without a caller: a client used alone)."""
         entries = usage.for_business(key) or usage.business
         if entries:
             worst = max(e.max_percent for e in entries)
             regain = max(e.estimated_time_to_regain_access for e in entries)
             self.observe_usage(key, worst, regain_minutes=regain, scope="page")
         if (app := usage.app_percent) is not None:
-            self.observe_usage("app", app, scope="app")
+            if caller is None:
+                self.observe_usage("app", app, scope="app")
+                return
+            if usage.page_level:  # X-Page-Usage: the page's own limit, a page token's call
+                self.observe_usage(key, app, scope="page")
+                return
+            # Only user/app-token calls are told the app's usage: this token's calls count
+            # against the app's quota. The usage slows (and at 100 % pauses) this workspace's
+            # share alone; whether the whole app pauses is decided with every workspace's
+            # calls in view (app.services.quota_shares).
+            caller.app_scoped = True
+            caller.app_percent = max(app, caller.app_percent or 0.0)
+            self.observe_usage(caller.share_key, app, scope="workspace")
 
     def cost(self, key: str) -> float:
         """Current capacity cost of one call for ``key`` (1.0 = full speed)."""
         state = self._keys.get(key)
         return state.cost if state else 1.0
+
+    def keys_for(self, usage_key: str | None, caller: QuotaCaller | None) -> list[str]:
+        """The keys one call takes capacity from: the process-wide ceiling ("app", never
+        paused by a workspace's usage when callers are known), the page's, and the
+        workspace's share for calls known to count against the app's quota."""
+        keys = ["app"]
+        if usage_key:
+            keys.append(usage_key)
+        if caller is not None and caller.app_scoped:
+            keys.append(caller.share_key)
+        return keys
 
     async def acquire(self, *keys: str) -> None:
         """Wait for capacity on every key; raise :class:`ThrottledError` if one is paused."""

@@ -15,7 +15,7 @@ from app.models.enums import (
 )
 from app.models.external_refs import ScheduleExternal
 from app.models.health import ReadinessHeartbeat
-from app.models.poll_state import MetricRejection, ThrottleState
+from app.models.poll_state import AppQuotaUsage, MetricRejection, ThrottleState
 from app.models.post_metrics import METRIC_FIELDS, PostMetrics
 from app.models.publishing import PublishAttempt
 from app.models.schedule import Schedule, ScheduleTarget
@@ -26,6 +26,7 @@ __all__ = [
     "METRIC_FIELDS",
     "AccountStatus",
     "ApiKey",
+    "AppQuotaUsage",
     "AttemptPhase",
     "Base",
     "ErrorKind",

@@ -36,6 +36,7 @@ from app.schemas.insights import (
 from app.services.accounts import account_status, status_is
 from app.services.insights_store import history, latest_snapshots, values_of
 from app.services.publishing import publishing_counts
+from app.services.quota_shares import share_key
 from app.services.refresh_ledger import RefreshReport, throttle_key_for
 from app.services.schedules import get_schedule, list_externals
 
@@ -217,7 +218,10 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
     account_ids = await session.scalars(
         select(SocialAccount.id).where(SocialAccount.workspace_id == workspace_id)
     )
-    keys = {throttle_key_for(a) for a in account_ids} | app_throttle_keys()
+    app_keys = app_throttle_keys()
+    # The app-wide keys, this workspace's shares of them, and its own accounts' keys.
+    shares = {share_key(k, workspace_id) for k in app_keys}
+    keys = {throttle_key_for(a) for a in account_ids} | app_keys | shares
     throttles = await session.scalars(
         select(ThrottleState).where(
             ThrottleState.throttled_until > now, ThrottleState.key.in_(keys)

@@ -30,6 +30,7 @@ from app.core import jsonfast
 from app.core.runtime import Runtime
 from app.core.security import TokenDecryptError
 from app.integrations.errors import PlatformError, ThrottledError, TokenError
+from app.integrations.limits import QuotaCaller, quota_caller
 from app.integrations.platforms import MetricsRequest, platform_for
 from app.integrations.types import PostFetchResult
 from app.models import (
@@ -47,6 +48,7 @@ from app.services.accounts import account_status
 from app.services.insights_mapper import generate_fake_metrics, map_post_metrics
 from app.services.insights_store import Snapshot
 from app.services.platform_clients import PlatformClients, build_platform_clients
+from app.services.quota_shares import AppShares, load_shares
 from app.services.refresh_ledger import (
     AccountRef,
     PostOutcome,
@@ -89,6 +91,7 @@ class _Loaded:
     groups: list[tuple[AccountRef | None, list[PostRow]]] = field(default_factory=list)
     throttled: dict[str, datetime] = field(default_factory=dict)
     has_real: set[uuid.UUID] = field(default_factory=set)
+    shares: dict[str, AppShares] = field(default_factory=dict)  # read when first needed
 
     def throttled_until(self, account: AccountRef) -> datetime | None:
         for key in account.pause_keys:
@@ -261,6 +264,7 @@ class InsightsRefresher:
                     acc.status.label("acc_status"),
                     acc.token_expires_at.label("acc_token_expires_at"),
                     acc.access_token_enc,
+                    acc.workspace_id.label("acc_workspace_id"),
                 )  # fmt: skip
                 .outerjoin(acc, ext.account_id == acc.id)
                 .where(ext.id.in_(ids))
@@ -279,6 +283,8 @@ class InsightsRefresher:
                             r.acc_external_id,
                             account_status(r.acc_status, r.acc_token_expires_at, now=now),
                             r.access_token_enc,
+                            r.acc_workspace_id,
+                            r.acc_id in self.clients.app_scoped_accounts,
                         )
                         if r.acc_id is not None
                         else None
@@ -340,24 +346,91 @@ class InsightsRefresher:
         if until is not None:
             ledger.defer_throttled(rows, until)
             return
+        if account.app_scoped and (until := await self._share_used_up(account, loaded, ledger)):
+            ledger.defer_throttled(rows, until)
+            return
         try:
             token = self.runtime.cipher.decrypt(account.token_enc)
         except TokenDecryptError as exc:
             ledger.account_broken(account, str(exc), rows)
             return
+        share = account.share_key
+        caller = QuotaCaller(share, app_scoped=account.app_scoped or None) if share else None
+        reset = quota_caller.set(caller)
         try:
             results = await self._fetch(account, token, rows)
         except TokenError as exc:
             ledger.account_broken(account, exc.message, rows)
             return
         except ThrottledError as exc:
-            ledger.throttled(account, exc, rows)
+            app_wide = await self._count_app_calls(account, caller, loaded, ledger)
+            ledger.throttled(account, exc, rows, app_wide=app_wide)
             return
         except PlatformError as exc:
+            await self._count_app_calls(account, caller, loaded, ledger)
             for row in rows:
                 ledger.fail(row, exc.kind, exc.message)
             return
-        self._absorb(account, token, rows, results, ledger)
+        finally:
+            quota_caller.reset(reset)
+        app_wide = await self._count_app_calls(account, caller, loaded, ledger)
+        self._absorb(account, token, rows, results, ledger, app_wide=app_wide)
+        if caller is not None and caller.app_scoped:
+            await self._share_used_up(account, loaded, ledger, reported=caller.app_percent)
+
+    async def _shares(self, account: AccountRef, loaded: _Loaded, now: datetime) -> AppShares:
+        app_key = account.app_key
+        assert app_key is not None
+        if (shares := loaded.shares.get(app_key)) is None:
+            async with self.runtime.sessionmaker() as session:
+                shares = await load_shares(
+                    session,
+                    app_key=app_key,
+                    fraction=self.settings.META_APP_WORKSPACE_SHARE,
+                    now=now,
+                )
+            loaded.shares[app_key] = shares
+        return shares
+
+    async def _count_app_calls(
+        self,
+        account: AccountRef,
+        caller: QuotaCaller | None,
+        loaded: _Loaded,
+        ledger: RefreshLedger,
+    ) -> bool:
+        """After a fetch: attribute its calls to the workspace when they count against the
+        app's quota (learning so for this account); returns whether an app-level refusal of
+        them pauses the whole app (`AppShares.app_wide`)."""
+        if caller is None or not caller.app_scoped or account.workspace_id is None:
+            return False
+        self.clients.app_scoped_accounts.add(account.id)
+        account.app_scoped = True
+        app_key = account.app_key
+        assert app_key is not None
+        ledger.app_scoped_calls(app_key, account.workspace_id, caller.calls, caller.app_percent)
+        shares = await self._shares(account, loaded, ledger.now)
+        shares.add(account.workspace_id, caller.calls, caller.app_percent)
+        return shares.app_wide(account.workspace_id)
+
+    async def _share_used_up(
+        self,
+        account: AccountRef,
+        loaded: _Loaded,
+        ledger: RefreshLedger,
+        *,
+        reported: float | None = None,
+    ) -> datetime | None:
+        """Pause the workspace's share when its calls account for more of the app's budget
+        than its share, or the app's budget is spent (`reported` 100 % on its own call)."""
+        if account.workspace_id is None or account.app_key is None:
+            return None
+        shares = await self._shares(account, loaded, ledger.now)
+        used = shares.used_by(account.workspace_id)
+        spent = reported is not None and reported >= 100.0
+        if not (shares.over_share(account.workspace_id) or spent):
+            return None
+        return ledger.share_used_up(account, used, shares.cap_percent)
 
     async def _fetch(
         self, account: AccountRef, token: str, rows: list[PostRow]
@@ -377,6 +450,8 @@ class InsightsRefresher:
         rows: list[PostRow],
         results: dict[str, PostFetchResult],
         ledger: RefreshLedger,
+        *,
+        app_wide: bool = False,
     ) -> None:
         for row in rows:
             result = results.get(row.external_id)
@@ -387,7 +462,7 @@ class InsightsRefresher:
             elif isinstance(result.error, TokenError):
                 ledger.account_broken(account, result.error.message, [row])
             elif isinstance(result.error, ThrottledError):
-                ledger.throttled(account, result.error, [row])
+                ledger.throttled(account, result.error, [row], app_wide=app_wide)
             elif result.error is None:
                 ledger.fail(row, ErrorKind.TRANSIENT, "empty result")
             elif result.error.kind == ErrorKind.NOT_FOUND:

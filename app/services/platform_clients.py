@@ -3,8 +3,9 @@ the insights fetchers, and the publishers."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import structlog
@@ -38,6 +39,10 @@ class PlatformClients:
     http_clients: list[httpx.AsyncClient]
     http_calls: dict[str, int]  # HTTP requests sent per platform (benchmarks, tests)
     persisted_rejections: int = 0
+    # Accounts whose token's calls this process saw counted against the platform's app-wide
+    # quota (a Meta user token): only these are paused by the app-wide key or their
+    # workspace's share of it (app.services.quota_shares).
+    app_scoped_accounts: set[uuid.UUID] = field(default_factory=set)
 
     async def aclose(self) -> None:
         for client in self.http_clients:

@@ -33,6 +33,7 @@ from app.services.insights_store import (
 )
 from app.services.platform_clients import PlatformClients
 from app.services.poll_cadence import error_backoff, next_fetch_at
+from app.services.quota_shares import SHARE_PAUSE, record_calls, share_key
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +94,10 @@ class AccountRef:
     external_id: str
     status: AccountStatus
     token_enc: str
+    workspace_id: uuid.UUID | None = None
+    # Its token's calls count against the platform's app-wide quota (a Meta user token; a
+    # page token's do not), as this process learned from the platform's replies.
+    app_scoped: bool = False
 
     @property
     def throttle_key(self) -> str:
@@ -101,9 +106,29 @@ class AccountRef:
         return throttle_key_for(self.id)
 
     @property
+    def app_key(self) -> str | None:
+        """The platform's app-wide quota key (None: the platform has none, LinkedIn)."""
+        keys = platform_for(self.provider).app_throttle_keys
+        return keys[0] if keys else None
+
+    @property
+    def share_key(self) -> str | None:
+        """The key of this account's workspace's share of the app-wide quota."""
+        app_key = self.app_key
+        if app_key is None or self.workspace_id is None:
+            return None
+        return share_key(app_key, self.workspace_id)
+
+    @property
     def pause_keys(self) -> tuple[str, ...]:
-        """The throttle keys whose pause also pauses this account (its own first)."""
-        return (self.throttle_key, *platform_for(self.provider).app_throttle_keys)
+        """The throttle keys whose pause also pauses this account (its own first). The
+        app-wide key and the workspace's share of it pause only accounts whose calls count
+        against the app's quota: never a page token's."""
+        if not self.app_scoped:
+            return (self.throttle_key,)
+        share = self.share_key
+        app_keys = platform_for(self.provider).app_throttle_keys
+        return (self.throttle_key, *([share] if share else []), *app_keys)
 
 
 class RefreshLedger:
@@ -118,6 +143,8 @@ class RefreshLedger:
         self.account_updates: dict[uuid.UUID, dict[str, Any]] = {}
         self.throttles: dict[str, dict[str, Any]] = {}
         self.fetched_schedules: set[uuid.UUID] = set()
+        # App-scoped calls per (app key, workspace): (calls, highest app usage reported).
+        self.app_calls: dict[str, dict[uuid.UUID, tuple[int, float | None]]] = {}
 
     def stored(self, row: PostRow, snapshot: Snapshot) -> None:
         """A snapshot was taken: schedule the next poll by the cadence."""
@@ -204,21 +231,59 @@ class RefreshLedger:
         for row in rows:
             self.fail(row, ErrorKind.RECONNECT_REQUIRED, message, next_at=later)
 
-    def throttled(self, account: AccountRef, exc: ThrottledError, rows: list[PostRow]) -> None:
-        """Pause the account's (or the platform's app-wide) key until the platform says, or
-        as long as its home judges without a hint."""
+    def throttled(
+        self,
+        account: AccountRef,
+        exc: ThrottledError,
+        rows: list[PostRow],
+        *,
+        app_wide: bool = False,
+    ) -> None:
+        """Pause the account's key until the platform says, or as long as its home judges
+        without a hint. An app-level limit pauses the workspace's share of the app's quota,
+        and the platform's app-wide key only when `app_wide` (see `AppShares.app_wide`)."""
         home = platform_for(account.provider)
         key = home.throttle_key(exc, account.throttle_key)
+        share = account.share_key
+        if exc.scope in ("app", "workspace") and share is not None:
+            key = key if exc.scope == "app" and app_wide else share
         until = home.throttled_until(exc, self.now)
+        self._pause(key, account.provider, until, exc.message)
+        self.defer_throttled(rows, until)
+
+    def share_used_up(self, account: AccountRef, used: float, cap: float) -> datetime | None:
+        """The workspace used its share of the app's quota: its app-scoped accounts wait (a
+        bucket's worth of its calls leaves the window meanwhile). Returns until when."""
+        share = account.share_key
+        if share is None:
+            return None
+        until = self.now + SHARE_PAUSE
+        reason = (
+            f"this workspace's share of the app's quota is used up ({used:.0f} % of the "
+            f"app's budget, its share {cap:.0f} %)"
+        )
+        self._pause(share, account.provider, until, reason)
+        return until
+
+    def _pause(self, key: str, provider: Provider, until: datetime, reason: str) -> None:
         self.throttles[key] = {
             "key": key,
-            "provider": account.provider,
+            "provider": provider,
             "throttled_until": until,
-            "reason": exc.message[:500],
+            "reason": reason[:500],
             "updated_at": self.now,
         }
         log.warning("insights.fetch.throttled", key=key, until=until.isoformat())
-        self.defer_throttled(rows, until)
+
+    def app_scoped_calls(
+        self, app_key: str, workspace_id: uuid.UUID, calls: int, app_percent: float | None
+    ) -> None:
+        """Attribute calls made against the app-wide quota to their workspace."""
+        per_ws = self.app_calls.setdefault(app_key, {})
+        before, best = per_ws.get(workspace_id, (0, None))
+        if app_percent is not None:
+            best = app_percent if best is None else max(best, app_percent)
+        per_ws[workspace_id] = (before + calls, best)
 
     def storage_failed(
         self, rows: list[PostRow], message: str, *, retry_at: datetime | None
@@ -256,6 +321,8 @@ class RefreshLedger:
                 },
             )
             await session.execute(stmt, list(self.throttles.values()))
+        for app_key, calls in self.app_calls.items():
+            await record_calls(session, app_key=app_key, calls=calls, now=self.now)
         if self.fetched_schedules:
             await recompute_schedule_metrics(session, list(self.fetched_schedules))
         await clients.save_rejections(session)
