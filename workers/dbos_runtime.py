@@ -81,6 +81,7 @@ def launch_dbos(settings: Settings, executor: str) -> None:
             "executor_id": executor,
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
+            "sys_db_pool_size": settings.DBOS_POOL_SIZE,
         }
     )
     DBOS.launch()

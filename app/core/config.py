@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     DATA_DIR: Path = DEFAULT_DATA_DIR
     DATABASE_URL: str = ""
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    # Connections of DBOS's own pool (its queue and step records), per process.
+    DBOS_POOL_SIZE: int = Field(default=20, ge=2, le=200)
     # API requests (issue 10): how long a write waits for SQLite's write lock or PostgreSQL's
     # locks before answering 503 `database_busy`; reads never take SQLite's write lock.
     DATABASE_API_LOCK_TIMEOUT_MS: int = Field(default=2000, ge=0, le=60_000)

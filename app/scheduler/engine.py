@@ -111,18 +111,29 @@ def _key(target_id: str, number: int) -> AttemptKey:
 
 # --- steps (each a transaction or a platform call; outputs recorded by DBOS) ---------------
 
+# Every step but the call is redo-safe (its transaction is a compare-and-set on the phase it
+# expects), so a failure that is not an answer — the database refusing a connection (pool or
+# server exhausted, a failover), a dropped connection — is retried in place instead of ending
+# the workflow in ERROR and leaving the target to the settle bound's sweep.
+REDO_SAFE: dict[str, Any] = {
+    "retries_allowed": True,
+    "interval_seconds": 0.5,
+    "max_attempts": 6,  # 0.5 + 1 + 2 + 4 + 8 s of waits
+    "backoff_rate": 2.0,
+}
 
-@DBOS.step()
+
+@DBOS.step(**REDO_SAFE)
 async def prepare_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.prepare(_key(target_id, number))).to_dict()
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def check_ready_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.check_ready(_key(target_id, number))).to_dict()
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def quota_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.check_quota(_key(target_id, number))).to_dict()
 
@@ -133,17 +144,17 @@ async def call_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.call(_key(target_id, number))).to_dict()
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def reconcile_step(target_id: str, number: int) -> dict[str, Any]:
     return (await _ctx().steps.reconcile(_key(target_id, number))).to_dict()
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def next_attempt_step(target_id: str, number: int, transient: bool) -> int | None:
     return await _ctx().steps.next_attempt(_key(target_id, number), transient=transient)
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def publish_claim_step(now_iso: str) -> list[dict[str, Any]]:
     """Claim what is due and open its attempts (recorded: a replay enqueues the same ones)."""
     ctx = _ctx()
@@ -162,7 +173,7 @@ async def publish_claim_step(now_iso: str) -> list[dict[str, Any]]:
     return [asdict(a) for a in started]
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def publish_stuck_step(now_iso: str) -> list[dict[str, Any]]:
     ctx = _ctx()
     async with ctx.runtime.sessionmaker() as session:
@@ -170,17 +181,17 @@ async def publish_stuck_step(now_iso: str) -> list[dict[str, Any]]:
     return [asdict(t) for t in stuck]
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def extend_step(target_id: str, number: int) -> None:
     await _ctx().steps.extend(_key(target_id, number))
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def restart_step(target_id: str, number: int) -> int | None:
     return await _ctx().steps.restart(_key(target_id, number))
 
 
-@DBOS.step()
+@DBOS.step(**REDO_SAFE)
 async def give_up_step(target_id: str, number: int, reason: str) -> None:
     await _ctx().steps.give_up(_key(target_id, number), reason)
 

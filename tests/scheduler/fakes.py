@@ -8,6 +8,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError
+
 from app.core.clock import utcnow
 from app.core.vocabulary import Provider
 from app.integrations.errors import (
@@ -41,6 +43,8 @@ class FakePlatform:
     # found / absent / inconclusive / auto (what was really created decides).
     reconcile_mode: str = "auto"
     ready_waits: int = 0
+    # Preparations that fail as a dropped database connection would (not an answer).
+    prepare_failures: int = 0
     # Status reads that find the media still processing, for posts with this text.
     ready_waits_by_text: dict[str, int] = field(default_factory=dict)
     # How many quota reads find the account's publishing quota used up (then: no quota).
@@ -71,6 +75,9 @@ class FakePublisher:
 
     async def prepare(self, req: PublishRequest) -> Prepared:
         self.platform.prepare_calls += 1
+        if self.platform.prepare_failures > 0:
+            self.platform.prepare_failures -= 1
+            raise OperationalError("SELECT 1", None, ConnectionError("connection refused"))
         self._waits[req.target_id] = self.platform.ready_waits_by_text.get(
             req.text, self.platform.ready_waits
         )

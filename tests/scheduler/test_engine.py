@@ -142,3 +142,17 @@ async def test_media_processing_does_not_hold_the_accounts_turn(engine: Engine) 
     assert engine.platform.posts(slow.target_id) == 0  # still processing meanwhile
     await _until_final(engine.runtime, slow.target_id, timeout=20)
     assert engine.platform.posts(slow.target_id) == engine.platform.posts(quick.target_id) == 1
+
+
+async def test_a_step_failing_on_the_database_is_retried_not_left_to_the_sweep(
+    engine: Engine,
+) -> None:
+    """A step that raises instead of answering (here: a refused database connection, as
+    when the server's connections run out) is redone in place: the post is made within
+    seconds, once, not after the settle bound."""
+    engine.platform.prepare_failures = 2
+    due = await make_due(engine.runtime)
+    took = await _until_final(engine.runtime, due.target_id)
+    assert took < 8.0
+    assert engine.platform.prepare_calls == 3
+    assert engine.platform.posts(due.target_id) == 1
