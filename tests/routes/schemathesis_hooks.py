@@ -1,7 +1,14 @@
 """What schemathesis is told of the rules an OpenAPI schema cannot state.
 
-Loaded by tests/routes/test_schemathesis.py, and by the CLI run against `postmeter serve` with
-`SCHEMATHESIS_HOOKS=tests.routes.schemathesis_hooks` (docs/BENCHMARKS.md has the command).
+Loaded by tests/routes/test_schemathesis.py, and by the CLI run against `postmeter serve`
+(from the repository root, a workspace key in $KEY, rate limits raised, e.g.
+RATE_LIMIT_PER_KEY=1000000/minute and the same for the other RATE_LIMIT_* budgets):
+
+    SCHEMATHESIS_HOOKS=tests.routes.schemathesis_hooks schemathesis run \
+        http://127.0.0.1:$PORT/openapi.json --checks all -H "Authorization: Bearer $KEY" \
+        --max-examples 200 -w 2 --seed 7
+
+(every phase: examples, coverage, fuzzing, stateful).
 
 The schema states every rule about a request's own shape. Two rules compare a time with the
 server's clock, which a static document cannot do: a schedule's `publish_at` is not in the past
