@@ -129,7 +129,30 @@ class RequestLimits:
                 headers={"Connection": "close"},
             )
             return
-        await self.app(scope, receive, send)
+        await self._unread_bodies_close(scope, receive, send)
+
+    async def _unread_bodies_close(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A response sent before the request's body was read whole (a 401 from the API gate,
+        a 413 cut-off, a 404) closes the connection: on a kept-alive one the server would go on
+        reading the rest of the body, to throw it away, however long it is."""
+        names = {name for name, _ in scope.get("headers", ())}
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"0").strip()
+        finished = b"transfer-encoding" not in names and declared in (b"", b"0")
+
+        async def receive_watching() -> Message:
+            nonlocal finished
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                finished = True
+            return message
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and not finished:
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive_watching, send_closing)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """(status, code, message) for a head or declared body over its limit, else None."""

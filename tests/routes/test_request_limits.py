@@ -115,6 +115,8 @@ def auth(tenant: Tenant) -> list[tuple[bytes, bytes]]:
 
 
 JSON = [(b"content-type", b"application/json")]
+# A body of unknown length, as HTTP/1.1 sends it (the server passes the header on).
+CHUNKED = [(b"transfer-encoding", b"chunked")]
 
 
 async def test_a_declared_body_over_the_cap_is_refused_unread(limited: Any) -> None:
@@ -131,12 +133,13 @@ async def test_a_declared_body_over_the_cap_is_refused_unread(limited: Any) -> N
 async def test_a_streamed_body_is_cut_off_at_the_cap(limited: Any) -> None:
     call, tenant, _ = limited
     size = 2 * 1024 * 1024  # chunked: no Content-Length to refuse it by
-    r = await call("POST", "/api/v1/schedules", [*auth(tenant), *JSON], Body(size))
+    r = await call("POST", "/api/v1/schedules", [*auth(tenant), *JSON, *CHUNKED], Body(size))
     assert r.status == 413
     assert r.json()["error"]["code"] == "body_too_large"
     # Read up to the cap and one chunk past it, not the 2 MB.
     assert r.bytes_read <= CAP + CHUNK
     assert r.chunks_read <= CAP // CHUNK + 1
+    assert r.headers["connection"] == "close"
 
 
 async def test_a_body_under_the_cap_is_read_whole(limited: Any) -> None:
@@ -146,17 +149,24 @@ async def test_a_body_under_the_cap_is_read_whole(limited: Any) -> None:
     assert r.status == 400  # read whole, then found to be malformed JSON
     assert r.json()["error"]["code"] == "malformed_json"
     assert r.bytes_read == CAP - 10
+    assert "connection" not in r.headers  # read whole: the connection may be kept alive
+    r = await call("GET", "/api/v1/schedules", [], Body(0))
+    assert r.status == 401
+    assert "connection" not in r.headers  # no body to leave unread
 
 
 @pytest.mark.parametrize("declared", [True, False])
 async def test_no_key_is_answered_before_the_body_is_read(limited: Any, declared: bool) -> None:
     call, _, _ = limited
     size = CAP // 2  # under the cap: only the missing key refuses it
-    headers = [*JSON, *([(b"content-length", str(size).encode())] if declared else [])]
+    headers = [*JSON, *([(b"content-length", str(size).encode())] if declared else CHUNKED)]
     r = await call("POST", "/api/v1/schedules", headers, Body(size))
     assert r.status == 401
     assert r.json()["error"]["code"] == "unauthorized"
     assert r.chunks_read == 0
+    # The rest of the body is not read either: the server is told to close the connection
+    # (on a kept-alive one it would read the body to the end, to throw it away).
+    assert r.headers["connection"] == "close"
     bad = [(b"authorization", b"Bearer pm_0123456789abcdef_wrong"), *headers]
     r = await call("POST", "/api/v1/schedules", bad, Body(size))
     assert r.status == 401
@@ -165,7 +175,8 @@ async def test_no_key_is_answered_before_the_body_is_read(limited: Any, declared
 
 async def test_a_200_mb_unauthenticated_stream_reads_nothing(limited: Any) -> None:
     call, _, _ = limited
-    r = await call("POST", "/api/v1/schedules", JSON, Body(200 * 1024 * 1024, chunk=1 << 20))
+    body = Body(200 * 1024 * 1024, chunk=1 << 20)
+    r = await call("POST", "/api/v1/schedules", [*JSON, *CHUNKED], body)
     assert r.status == 401
     assert r.bytes_read == 0
 
