@@ -25,9 +25,7 @@ class Schedule(TimestampMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(2048))
     media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -45,8 +45,7 @@ async def create_api_key(
         raise NotFound(f"workspace {workspace_id} not found")
     if workspace.disabled_at is not None:
         raise Conflict(
-            f"workspace {workspace_id} is disabled: enable it first "
-            "(`postmeter workspace enable`)",
+            f"workspace {workspace_id} is disabled: enable it first (`postmeter workspace enable`)",
             code="workspace_disabled",
         )
     new = generate_api_key()
