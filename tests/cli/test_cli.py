@@ -6,7 +6,7 @@ from typer.testing import CliRunner, Result
 
 from app.cli import cli
 from app.core.config import Settings
-from app.core.runtime import build_runtime
+from app.core.runtime import Runtime, build_runtime
 from app.main import create_app
 from tests.app_client import app_client
 
@@ -64,11 +64,15 @@ async def test_workspace_and_key_commands(settings: Settings) -> None:
     assert "not found" in missing.output
 
 
-def test_keys_generate_and_rotate(settings: Settings) -> None:
+async def test_keys_generate_and_rotate(runtime: Runtime) -> None:
+    """On a database with no accounts (`runtime` empties PostgreSQL's, which other tests'
+    CLI runs leave accounts in), rotation re-encrypts nothing."""
     runner = CliRunner()
-    env = _env(settings)
-    new_key = runner.invoke(cli, ["keys", "generate"], env=env).output.strip()
-    rotated = runner.invoke(
+    env = _env(runtime.settings)
+    generated = await asyncio.to_thread(runner.invoke, cli, ["keys", "generate"], env=env)
+    new_key = generated.output.strip()
+    rotated = await asyncio.to_thread(
+        runner.invoke,
         cli,
         ["keys", "rotate-tokens"],
         env={**env, "TOKEN_ENCRYPTION_KEYS": f"{new_key},{env['TOKEN_ENCRYPTION_KEYS']}"},
