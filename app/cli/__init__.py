@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -30,6 +31,11 @@ demo.register(cli)
 def main() -> None:
     """Entry point: configuration errors end the process with one clear line."""
     use_private_umask()  # what the process creates (database, DBOS state, key) is 0600
+    # Started as a background job of a non-interactive shell (`cmd &` in a script), a process
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: `postmeter
+    # worker` could not be stopped with SIGINT (Ctrl-C) and shut down cleanly. Restore it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli()
     except ConfigError as exc:
