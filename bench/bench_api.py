@@ -83,6 +83,8 @@ class PostmeterProcess(ServerProcess):
     """`python -m app.cli serve|worker` with the bench's settings in its environment, started
     in its data folder (so no developer's `.env` is read)."""
 
+    startup_timeout = 60.0  # migrations and DBOS's launch come first
+
     def __init__(
         self, role: str, values: dict[str, Any], cwd: Path, api_only: bool = False
     ) -> None:
@@ -101,30 +103,6 @@ class PostmeterProcess(ServerProcess):
         if self.role == "serve":
             return [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
         return [sys.executable, "-m", "app.cli", "worker"]
-
-    async def __aenter__(self) -> PostmeterProcess:
-        import subprocess
-
-        BENCH_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = BENCH_DIR / f"{self.name}-{self.port}.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(  # noqa: S603
-                self.command(), cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        if self.role != "serve":
-            return self
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-                try:
-                    if (await client.get(f"{self.url}{self.health_path}")).status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not come up: {self.log.read_text()[-2000:]}")
 
 
 @dataclass

@@ -88,12 +88,15 @@ class ServerProcess:
     client that times out) and then blocks the server on write."""
 
     name = "server"
-    health_path = "/"
+    health_path = "/"  # "": a process with no port to wait for (started and left to run)
+    startup_timeout = 30.0
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cwd: Path = ROOT
+        self.env: dict[str, str] | None = None  # None: this process's environment
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -103,9 +106,11 @@ class ServerProcess:
         self.log = BENCH_DIR / f"{self.name}-{self.port}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(  # noqa: S603
-                self.command(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                self.command(), cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 30
+        if not self.health_path:
+            return self
+        deadline = time.monotonic() + self.startup_timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -116,7 +121,7 @@ class ServerProcess:
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not come up")
+        raise RuntimeError(f"{self.name} did not come up: {self.log.read_text()[-2000:]}")
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc is not None:
