@@ -24,7 +24,7 @@ from app.services.startup import command_runtime
 from workers import insights_poller
 from workers.dbos_adapter import wait_for_queue_worker
 from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
-from workers.worker_claim import claim_worker_id
+from workers.worker_claim import claim_worker_id, release_worker_claim
 
 log = structlog.get_logger(__name__)
 
@@ -59,55 +59,59 @@ async def start_background(
     s = runtime.settings
     executor = executor_id(s, role)
     claim_worker_id(s, executor)  # before anything starts: refused if a live process has it
-    poller_ctx = (
-        await insights_poller.open_poller(runtime, executor, transport=transport)
-        if poller
-        else None
-    )
-    engine_ctx = None
-    owned_clients = None
-    if publishing:
-        if publisher_for is None:
-            owned_clients = build_publishing_clients(s, transport=transport)
-            publisher_for = owned_clients.publishers.for_provider
-        publishers = publisher_for
-        engine_ctx = engine.EngineContext(runtime, PublishSteps(runtime, publishers, executor))
-        engine.install(engine_ctx)
-    launch_dbos(s, executor)
-    schedules = []
-    if poller_ctx is not None:
-        await insights_poller.register_poller(s)
-        schedules.append(insights_poller.poller_schedule(s))
-    if engine_ctx is not None:
-        engine_ctx.queue = await DBOS.register_queue_async(
-            engine.QUEUE_NAME,
-            worker_concurrency=s.PUBLISH_WORKER_CONCURRENCY,
-            partition_concurrency=s.PUBLISH_ACCOUNT_CONCURRENCY,
-            polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
-            on_conflict="always_update",
+    try:
+        poller_ctx = (
+            await insights_poller.open_poller(runtime, executor, transport=transport)
+            if poller
+            else None
         )
-        engine_ctx.prepare_queue = await DBOS.register_queue_async(
-            engine.PREPARE_QUEUE_NAME,
-            worker_concurrency=s.PUBLISH_PREPARE_WORKER_CONCURRENCY,
-            partition_concurrency=s.PUBLISH_PREPARE_ACCOUNT_CONCURRENCY,
-            polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
-            on_conflict="always_update",
-        )
-        for name in (engine.QUEUE_NAME, engine.PREPARE_QUEUE_NAME):
-            if not await wait_for_queue_worker(name):
-                log.warning("publish.queue_worker_slow", queue=name)
-        schedules.append(
-            {
-                "schedule_name": engine.SCHEDULE_NAME,
-                "workflow_fn": engine.publish_tick_workflow,
-                "schedule": tick_cron(s.PUBLISH_TICK_SECONDS),
-            }
-        )
-    if schedule and schedules:
-        await DBOS.apply_schedules_async(schedules)
-    _current = Background(runtime, executor, poller_ctx, engine_ctx, owned_clients)
-    log.info("background.started", executor=executor, poller=poller, publishing=publishing)
-    return _current
+        engine_ctx = None
+        owned_clients = None
+        if publishing:
+            if publisher_for is None:
+                owned_clients = build_publishing_clients(s, transport=transport)
+                publisher_for = owned_clients.publishers.for_provider
+            publishers = publisher_for
+            engine_ctx = engine.EngineContext(runtime, PublishSteps(runtime, publishers, executor))
+            engine.install(engine_ctx)
+        launch_dbos(s, executor)
+        schedules = []
+        if poller_ctx is not None:
+            await insights_poller.register_poller(s)
+            schedules.append(insights_poller.poller_schedule(s))
+        if engine_ctx is not None:
+            engine_ctx.queue = await DBOS.register_queue_async(
+                engine.QUEUE_NAME,
+                worker_concurrency=s.PUBLISH_WORKER_CONCURRENCY,
+                partition_concurrency=s.PUBLISH_ACCOUNT_CONCURRENCY,
+                polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
+                on_conflict="always_update",
+            )
+            engine_ctx.prepare_queue = await DBOS.register_queue_async(
+                engine.PREPARE_QUEUE_NAME,
+                worker_concurrency=s.PUBLISH_PREPARE_WORKER_CONCURRENCY,
+                partition_concurrency=s.PUBLISH_PREPARE_ACCOUNT_CONCURRENCY,
+                polling_interval_sec=s.PUBLISH_QUEUE_POLL_SECONDS,
+                on_conflict="always_update",
+            )
+            for name in (engine.QUEUE_NAME, engine.PREPARE_QUEUE_NAME):
+                if not await wait_for_queue_worker(name):
+                    log.warning("publish.queue_worker_slow", queue=name)
+            schedules.append(
+                {
+                    "schedule_name": engine.SCHEDULE_NAME,
+                    "workflow_fn": engine.publish_tick_workflow,
+                    "schedule": tick_cron(s.PUBLISH_TICK_SECONDS),
+                }
+            )
+        if schedule and schedules:
+            await DBOS.apply_schedules_async(schedules)
+        _current = Background(runtime, executor, poller_ctx, engine_ctx, owned_clients)
+        log.info("background.started", executor=executor, poller=poller, publishing=publishing)
+        return _current
+    except BaseException:
+        release_worker_claim()  # a start that failed leaves the id to a restart
+        raise
 
 
 async def stop_background() -> None:

@@ -34,7 +34,7 @@ from app.services.startup import command_runtime
 from workers.dbos_adapter import wait_for_queue_worker
 from workers.dbos_runtime import dbos_system_database_url as dbos_system_database_url
 from workers.dbos_runtime import destroy_dbos, executor_id, launch_dbos, tick_cron
-from workers.worker_claim import claim_worker_id
+from workers.worker_claim import claim_worker_id, release_worker_claim
 
 log = structlog.get_logger(__name__)
 
@@ -201,11 +201,15 @@ async def start_poller(
     s = runtime.settings
     executor = executor_id(s, role)
     claim_worker_id(s, executor)  # before anything starts: refused if a live process has it
-    ctx = await open_poller(runtime, executor, transport=transport, owns_runtime=owns)
-    launch_dbos(s, executor)
-    await register_poller(s)
-    if schedule:
-        await DBOS.apply_schedules_async([poller_schedule(s)])
+    try:
+        ctx = await open_poller(runtime, executor, transport=transport, owns_runtime=owns)
+        launch_dbos(s, executor)
+        await register_poller(s)
+        if schedule:
+            await DBOS.apply_schedules_async([poller_schedule(s)])
+    except BaseException:
+        release_worker_claim()  # a start that failed leaves the id to a restart
+        raise
     log.info("insights.poller.started", executor=executor, schedule=schedule)
     return ctx
 

@@ -92,6 +92,7 @@ def _claim_sqlite(settings: Settings, executor: str) -> WorkerClaim:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = ""
         with contextlib.suppress(OSError):
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
         os.close(fd)

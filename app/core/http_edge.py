@@ -29,11 +29,8 @@ _COMMON = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
-_API = (
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    (b"cache-control", b"no-store"),
-)
 _OTHER = ((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),)
+_API = (*_OTHER, (b"cache-control", b"no-store"))
 _DOCS = ((b"content-security-policy", b"frame-ancestors 'none'"),)
 
 
@@ -42,9 +39,13 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def is_api_path(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 def security_headers(path: str) -> tuple[tuple[bytes, bytes], ...]:
     """The security headers for a response to `path`."""
-    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+    if is_api_path(path):
         return _COMMON + _API
     if path.startswith(DOCS_PATHS):
         return _COMMON + _DOCS

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import database_unavailable
-from app.core.http_edge import API_PREFIX, send_error
+from app.core.http_edge import is_api_path, send_error
 from app.core.rate_limits import Budget, Refusal
 from app.core.security import split_api_key
 from app.models import ApiKey, Workspace
@@ -59,10 +59,6 @@ def bearer_token(headers: Headers) -> str | None:
     scheme, _, token = (headers.get("authorization") or "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
-
-
-def is_api_path(path: str) -> bool:
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 class ApiGate:

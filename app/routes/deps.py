@@ -18,7 +18,6 @@ from app.core.runtime import Runtime
 from app.schemas.common import CURSOR_PATTERN, ErrorResponse, decode_cursor
 from app.services.insights_refresh import InsightsRefresher
 from app.services.readiness import ReadinessProbe
-from app.services.workspaces import write_key_touch
 
 # The key of the app's services in the lifespan state (Starlette copies that state into every
 # request's `request.state`).
@@ -86,8 +85,6 @@ async def get_session(runtime: RuntimeDep, request: Request) -> AsyncIterator[As
         except BaseException:
             await session.rollback()
             raise
-    if read:
-        await write_key_touch(session, runtime.api_write_sessionmaker)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

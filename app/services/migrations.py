@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -53,7 +54,10 @@ def alembic_config() -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The packaged migrations' head (read once: it cannot change while the process runs;
+    `/readyz` asks on every call)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
