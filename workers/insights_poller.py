@@ -22,7 +22,14 @@ from typing import Any
 
 import httpx
 import structlog
-from dbos import DBOS, Queue, ScheduleInput, SetEnqueueOptions, SetWorkflowID
+from dbos import (
+    DBOS,
+    Queue,
+    ScheduleInput,
+    SetEnqueueOptions,
+    SetWorkflowID,
+    WorkflowHandleAsync,
+)
 
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.files import use_private_umask
@@ -248,21 +255,37 @@ class PassSummary:
             self.errors[kind] = self.errors.get(kind, 0) + int(n)
 
 
-async def _pending_fetch_ids() -> list[str]:
-    """Fetch batches still to finish: queued ones (any worker may take them) and ones this
-    worker had started when it was killed (recovered by DBOS on launch)."""
-    name = fetch_batch_workflow.__qualname__
-    queued = await DBOS.list_workflows_async(
-        status="ENQUEUED", name=name, load_input=False, load_output=False
-    )
-    mine = await DBOS.list_workflows_async(
-        status="PENDING",
-        name=name,
-        executor_id=_ctx().executor_id,
+ACTIVE_STATUSES = ["ENQUEUED", "PENDING", "DELAYED"]
+
+
+async def _unfinished(*workflows: Any) -> list[str]:
+    """Ids of these workflows still to finish: queued ones (any worker may take them) and
+    ones this worker runs, or had started when it was killed.
+
+    One query, one snapshot: DBOS recovers a killed worker's workflows on launch in a
+    background thread by putting them back on their queue (PENDING -> ENQUEUED). Asked in
+    two queries, a workflow that moved between them was in neither answer, and a `--once`
+    after a kill finished while that batch still ran (cancelled when DBOS was destroyed).
+    """
+    rows = await DBOS.list_workflows_async(
+        status=ACTIVE_STATUSES,
+        name=[w.__qualname__ for w in workflows],
         load_input=False,
         load_output=False,
     )
-    return [w.workflow_id for w in [*queued, *mine]]
+    mine = _ctx().executor_id
+    return [w.workflow_id for w in rows if w.status != "PENDING" or w.executor_id == mine]
+
+
+async def _pending_fetch_ids() -> list[str]:
+    """Batches to wait for before a pass: an interrupted pass of this worker is finished
+    first (it may still be enqueueing batches), then every unfinished batch is listed."""
+    fetch_ids: list[str] = []
+    for pass_id in await _unfinished(poll_pass_workflow):
+        handle: WorkflowHandleAsync[dict[str, Any]] = await DBOS.retrieve_workflow_async(pass_id)
+        result = await handle.get_result(polling_interval_sec=RESULT_POLL_SECONDS)
+        fetch_ids += result["workflow_ids"]
+    return [*dict.fromkeys([*fetch_ids, *await _unfinished(fetch_batch_workflow)])]
 
 
 async def run_once(progress: Any = None) -> PassSummary:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from dbos import DBOS
 from sqlalchemy import select
 
 from app.core.runtime import Runtime
@@ -53,3 +55,32 @@ def test_tick_cron() -> None:
     assert dbos_runtime.tick_cron(15) == "*/15 * * * * *"
     assert dbos_runtime.tick_cron(7) == "*/6 * * * * *"
     assert dbos_runtime.tick_cron(3600) == "0 0 * * * *"
+
+
+async def test_pending_batches_survive_recovery_moving_them(monkeypatch: Any) -> None:
+    """DBOS's startup recovery puts a killed worker's PENDING batch back on its queue
+    (ENQUEUED) from a background thread while the pass asks what is unfinished: whenever
+    the move lands, the batch is still waited for. Batches another live worker runs are not."""
+    fetch = insights_poller.fetch_batch_workflow.__qualname__
+    rows = {
+        "moving": SimpleNamespace(workflow_id="moving", status="PENDING", executor_id="me"),
+        "queued": SimpleNamespace(workflow_id="queued", status="ENQUEUED", executor_id=None),
+        "theirs": SimpleNamespace(workflow_id="theirs", status="PENDING", executor_id="other"),
+    }
+
+    async def list_workflows(**query: Any) -> list[SimpleNamespace]:
+        statuses = query["status"] if isinstance(query["status"], list) else [query["status"]]
+        names = query["name"] if isinstance(query["name"], list) else [query["name"]]
+        wanted = query.get("executor_id")
+        answer = [
+            r
+            for r in rows.values()
+            if r.status in statuses and fetch in names and wanted in (None, r.executor_id)
+        ]
+        if fetch in names:  # recovery moves the batch right after this query
+            rows["moving"].status, rows["moving"].executor_id = "ENQUEUED", None
+        return answer
+
+    monkeypatch.setattr(insights_poller, "_context", SimpleNamespace(executor_id="me"))
+    monkeypatch.setattr(DBOS, "list_workflows_async", list_workflows)
+    assert sorted(await insights_poller._pending_fetch_ids()) == ["moving", "queued"]
