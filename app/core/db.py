@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from app.core import jsonfast
 from app.core.config import Settings
 from app.core.files import prepare_sqlite_file
+from app.core.sqlite_reads import in_place_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -221,6 +222,27 @@ def create_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine
         event.listen(engine.sync_engine, "begin", _postgresql_begin_hook(settings))
     event.listen(engine.sync_engine, "handle_error", _discard_faulty_connections)
     return engine
+
+
+def create_read_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
+    """The engine of the API's read sessions: on a SQLite file, one whose statements run in
+    place on the event loop (app.core.sqlite_reads; reads under WAL never wait for a lock);
+    elsewhere `engine` itself."""
+    url = settings.async_database_url
+    if not settings.is_sqlite or not url.database or url.database == ":memory:":
+        return engine
+    read_engine = create_async_engine(
+        url,
+        async_creator=in_place_connector(
+            Path(url.database), timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000
+        ),
+        json_serializer=jsonfast.dumps,
+        json_deserializer=jsonfast.loads,
+    )
+    event.listen(read_engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(read_engine.sync_engine, "begin", _sqlite_begin_hook(settings))
+    event.listen(read_engine.sync_engine, "handle_error", _discard_faulty_connections)
+    return read_engine
 
 
 def with_mode(engine: AsyncEngine, mode: TxMode) -> AsyncEngine:

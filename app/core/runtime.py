@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import TxMode, create_engine, create_sessionmaker
+from app.core.db import TxMode, create_engine, create_read_engine, create_sessionmaker
 from app.core.security import TokenCipher, build_token_cipher
 
 
@@ -19,11 +19,15 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: TokenCipher
     # API requests' sessions (app.routes.deps.get_session): reads never wait on a writer,
-    # writes wait DATABASE_API_LOCK_TIMEOUT_MS at most (app.core.db.TxMode). Same pool.
+    # writes wait DATABASE_API_LOCK_TIMEOUT_MS at most (app.core.db.TxMode). Writes share
+    # `engine`'s pool; reads have `read_engine` (on a SQLite file, run in place; else `engine`).
     api_read_sessionmaker: async_sessionmaker[AsyncSession]
     api_write_sessionmaker: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine
 
     async def aclose(self) -> None:
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -31,13 +35,15 @@ def build_runtime(settings: Settings) -> Runtime:
     """Everything a request or job needs; one per process (or per test)."""
     cipher = build_token_cipher(settings)
     engine = create_engine(settings)
+    read_engine = create_read_engine(settings, engine)
     return Runtime(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         cipher=cipher,
-        api_read_sessionmaker=create_sessionmaker(engine, TxMode.API_READ),
+        api_read_sessionmaker=create_sessionmaker(read_engine, TxMode.API_READ),
         api_write_sessionmaker=create_sessionmaker(engine, TxMode.API_WRITE),
+        read_engine=read_engine,
     )
 
 

@@ -29,7 +29,14 @@ from app.core.http_edge import is_api_path, send_error
 from app.core.rate_limits import Budget, Refusal
 from app.core.security import split_api_key
 from app.models import ApiKey, Workspace
-from app.routes.deps import CALLER_STATE_KEY, SERVICES_STATE_KEY, AppServices, Caller
+from app.routes.deps import (
+    CALLER_STATE_KEY,
+    GATE_SESSION_KEY,
+    READ_METHODS,
+    SERVICES_STATE_KEY,
+    AppServices,
+    Caller,
+)
 from app.services.workspaces import authenticate, write_key_touch
 
 log = structlog.get_logger(__name__)
@@ -83,29 +90,37 @@ class ApiGate:
                 return
             await self.app(scope, receive, send)
             return
+        read = scope["method"] in READ_METHODS
+        session = services.runtime.api_read_sessionmaker()
         try:
-            answered = await self._authenticate(scope, receive, send, services, address)
-        except Exception as exc:
-            retry_after = services.runtime.settings.DATABASE_RETRY_AFTER_SECONDS
-            unavailable = database_unavailable(exc, retry_after=retry_after)
-            if unavailable is None:
-                raise
-            log.warning("auth.database_unavailable", path=scope["path"], code=unavailable.code)
-            await send_error(
-                scope,
-                receive,
-                send,
-                status=unavailable.status_code,
-                code=unavailable.code,
-                message=unavailable.message,
-                headers={"Retry-After": str(unavailable.retry_after)},
-            )
-            return
-        if not answered:
-            await self.app(scope, receive, send)
+            try:
+                answered = await self._authenticate(
+                    scope, receive, send, services, address, session
+                )
+            except Exception as exc:
+                await _database_fault(scope, receive, send, services, exc)
+                return
+            if answered:
+                return
+            if read:
+                # The route reads in the transaction the key was read in (`get_session`):
+                # one transaction per request, not two.
+                scope["state"][GATE_SESSION_KEY] = session
+                await self.app(scope, receive, send)
+                return
+        finally:
+            await session.close()
+            await write_key_touch(session, services.runtime.api_write_sessionmaker)
+        await self.app(scope, receive, send)
 
     async def _authenticate(
-        self, scope: Scope, receive: Receive, send: Send, services: AppServices, address: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        services: AppServices,
+        address: str,
+        session: AsyncSession,
     ) -> bool:
         """Leave the caller in the request's state (False), or answer the request (True)."""
         limits = services.limits
@@ -117,7 +132,7 @@ class ApiGate:
             else:
                 await _unauthorized(scope, receive, send, MISSING_KEY)
             return True
-        caller, refusal = await _check_key(services, token, address, scope)
+        caller, refusal = await _check_key(services, session, token, address, scope)
         if caller is None:
             if refusal is not None:
                 await _refuse(scope, receive, send, refusal)
@@ -133,25 +148,41 @@ class ApiGate:
 
 
 async def _check_key(
-    services: AppServices, token: str, address: str, scope: Scope
+    services: AppServices, session: AsyncSession, token: str, address: str, scope: Scope
 ) -> tuple[Caller | None, Refusal | None]:
-    """The key's caller; or None and, when the address's budget is spent, the refusal (the
-    failure is logged). A read that never waits on a writer; the key's last_used_at, when
-    due, is written after it without waiting either."""
-    runtime, limits = services.runtime, services.limits
-    refusal = None
-    async with runtime.api_read_sessionmaker() as session:
-        key = await authenticate(session, presented=token)
-        if key is None:
-            refusal = await limits.hit(Budget.ADDRESS, address) if limits else None
-            # Past the budget, one line a minute per address: a flood must not flood the log
-            # (nor cost a second read per request).
-            if refusal is None or limits is None or await limits.allow(*_REFUSED_LOG, address):
-                _log_failure(await _failure(session, token), address, scope, refused=refusal)
-    await write_key_touch(session, runtime.api_write_sessionmaker)
+    """The key's caller, read in `session` (a read that never waits on a writer); or None
+    and, when the address's budget is spent, the refusal (the failure is logged). The key's
+    last_used_at, when due, is left pending in the session for `write_key_touch`."""
+    limits = services.limits
+    key = await authenticate(session, presented=token)
     if key is None:
+        refusal = await limits.hit(Budget.ADDRESS, address) if limits else None
+        # Past the budget, one line a minute per address: a flood must not flood the log
+        # (nor cost a second read per request).
+        if refusal is None or limits is None or await limits.allow(*_REFUSED_LOG, address):
+            _log_failure(await _failure(session, token), address, scope, refused=refusal)
         return None, refusal
     return Caller(workspace_id=key.workspace_id, key_id=key.id), None
+
+
+async def _database_fault(
+    scope: Scope, receive: Receive, send: Send, services: AppServices, exc: Exception
+) -> None:
+    """A database that failed the key's read: 503 with Retry-After (anything else raises)."""
+    retry_after = services.runtime.settings.DATABASE_RETRY_AFTER_SECONDS
+    unavailable = database_unavailable(exc, retry_after=retry_after)
+    if unavailable is None:
+        raise exc
+    log.warning("auth.database_unavailable", path=scope["path"], code=unavailable.code)
+    await send_error(
+        scope,
+        receive,
+        send,
+        status=unavailable.status_code,
+        code=unavailable.code,
+        message=unavailable.message,
+        headers={"Retry-After": str(unavailable.retry_after)},
+    )
 
 
 async def _failure(session: AsyncSession, token: str) -> Failure:
