@@ -1,21 +1,31 @@
 """Background work of one process: the insights poller and the publishing engine, on one DBOS.
 
 DBOS is one per process (`workers.dbos_runtime`); both register their queues and ticks on it
-here. `postmeter worker` runs this; `postmeter serve` on SQLite runs it in-process.
+here. `postmeter worker` runs this; `postmeter serve` on SQLite runs it in a child process of
+its own (`WorkerProcess`): DBOS runs its workflows on the event loop that launched it, and on
+the API's loop every request waited for the poller's CPU-bound stretches (p99 of 1.7 s at one
+connection, bench/bench_api.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
 
 import httpx
 import structlog
 from dbos import DBOS
 
-from app.core.config import ConfigError
+from app.core.config import ConfigError, Settings
 from app.core.files import use_private_umask
+from app.core.logging import configure_logging
 from app.core.runtime import Runtime, tune_gc_for_service
 from app.scheduler import engine
 from app.scheduler.steps import PublisherFor, PublishSteps
@@ -143,6 +153,171 @@ async def run_worker() -> int:
             return 0
         finally:
             await stop_background()
+
+
+# --- `serve`'s background work, in a child process -----------------------------------------
+
+# How long `serve` waits for its worker to start (DBOS launch, queues, the worker id's claim).
+WORKER_START_TIMEOUT_S = 120.0
+# How long a stopping worker has to finish (then SIGTERM, then SIGKILL).
+WORKER_STOP_TIMEOUT_S = 30.0
+# A worker that died while serving is started again after this, doubling to the maximum.
+WORKER_RESTART_DELAY_S = (1.0, 30.0)
+
+
+class WorkerStartFailed(ConfigError):
+    """The child worker refused to start (e.g. its worker id is held by a live process)."""
+
+
+class WorkerProcess:
+    """The background work of `serve` in a child process, supervised by the server.
+
+    Started before the server serves, stopped after it stopped; restarted (with a delay) if it
+    dies meanwhile. It runs under the same worker id as before (`role="serve"`), so what an
+    earlier run left in flight is recovered. It watches a pipe to the server: if the server
+    dies without stopping it (`kill -9`), the pipe closes and the worker stops too.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else int(self._proc.pid)
+
+    async def start(self) -> None:
+        """Start the child and wait until its background work runs; WorkerStartFailed if
+        it refuses or dies first."""
+        await self._spawn()
+        self._monitor = asyncio.create_task(self._supervise())
+
+    async def _spawn(self) -> None:
+        # spawn, not fork: the server already has threads and an event loop.
+        ctx = multiprocessing.get_context("spawn")
+        conn, child_conn = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker_child,
+            args=(self.settings, child_conn),
+            name="postmeter-serve-worker",
+        )
+        proc.start()
+        child_conn.close()
+        self._proc, self._conn = proc, conn
+        answer = await asyncio.to_thread(_await_answer, conn, proc, WORKER_START_TIMEOUT_S)
+        if answer is None or answer[0] != "ready":
+            await asyncio.to_thread(_end_process, proc, 5.0)
+            reason = answer[1] if answer is not None else f"exit code {proc.exitcode}"
+            raise WorkerStartFailed(f"the background worker did not start: {reason}")
+        log.info("background.worker_process", pid=proc.pid)
+
+    async def _supervise(self) -> None:
+        delay, most = WORKER_RESTART_DELAY_S
+        while True:
+            proc = self._proc
+            await asyncio.to_thread(proc.join)
+            if self._stopping:
+                return
+            log.error("background.worker_exited", pid=proc.pid, exit_code=proc.exitcode)
+            while not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, most)
+                if self._stopping:
+                    return
+                try:
+                    await self._spawn()
+                    delay = WORKER_RESTART_DELAY_S[0]
+                    break
+                except WorkerStartFailed as exc:
+                    log.error("background.worker_restart_failed", error=str(exc))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._conn is not None:
+            try:
+                self._conn.send(("stop",))
+            except OSError:
+                pass  # it is gone already
+        if self._proc is not None:
+            await asyncio.to_thread(_end_process, self._proc, WORKER_STOP_TIMEOUT_S)
+        if self._monitor is not None:
+            await self._monitor
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _await_answer(conn: Connection, proc: Any, timeout_s: float) -> tuple[str, ...] | None:
+    """The child's first message, or None if it exited (or said nothing in time)."""
+    waited = 0.0
+    while waited < timeout_s:
+        if conn.poll(0.1):
+            try:
+                message: tuple[str, ...] = conn.recv()
+                return message
+            except EOFError:
+                return None
+        if not proc.is_alive():
+            return None
+        waited += 0.1
+    return ("timeout", f"no answer in {timeout_s:.0f} s")
+
+
+def _end_process(proc: Any, timeout_s: float) -> None:
+    """Wait for it to stop; then SIGTERM; then SIGKILL."""
+    proc.join(timeout_s)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(5.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5.0)
+
+
+def _worker_child(settings: Settings, conn: Connection) -> None:
+    """The child's entry point (a fresh interpreter: `spawn`)."""
+    use_private_umask()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    if settings.SERVE_WORKER_NICE:
+        os.nice(settings.SERVE_WORKER_NICE)
+    try:
+        code = asyncio.run(_run_worker_child(settings, conn))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+async def _run_worker_child(settings: Settings, conn: Connection) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # The server migrated the schema before it started this.
+    async with command_runtime(settings=settings, migrate=False) as runtime:
+        try:
+            await start_background(runtime, role="serve")
+        except ConfigError as exc:
+            conn.send(("failed", str(exc)))
+            return 2
+        tune_gc_for_service()
+        conn.send(("ready",))
+
+        def watch_server() -> None:
+            # A message ("stop") or the pipe closing (the server is gone): stop.
+            try:
+                conn.recv()
+            except (EOFError, OSError):
+                pass
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=watch_server, name="server-watch", daemon=True).start()
+        try:
+            await stop.wait()
+        finally:
+            await stop_background()
+    return 0
 
 
 def main() -> int:

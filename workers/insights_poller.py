@@ -8,7 +8,7 @@ a worker killed mid-pass resumes its workflows on restart, and snapshot upserts 
 re-executed fetch harmless.
 
 Run it with `python workers/insights_poller.py` (`--once` for one pass), `postmeter poll`,
-`postmeter worker`, or in-process under `postmeter serve` on SQLite.
+`postmeter worker`, or under `postmeter serve` on SQLite (in the worker process it starts).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Starts `postmeter sandbox --seed demo` in a child process (its clock runs fast), connects the
 demo accounts, tracks every demo post, schedules one new post a minute ahead to the demo Page,
 Instagram account and LinkedIn organization, and serves the API with the poller and the
-publishing engine in-process, so metrics appear and grow within a minute and the new post is
+publishing engine beside it (its worker process), so metrics appear and grow within a minute and the new post is
 published at its time, then measured.
 """
 

@@ -35,17 +35,16 @@ async def serve_api(
     in_process_worker: bool,
     sock: socket.socket | None = None,
 ) -> None:
-    """Serve the API (the schema must be current); on SQLite the poller and the publishing
-    engine run in-process. `sock`, when given, is already bound to `host:port` (the demo
-    binds before it prints)."""
+    """Serve the API (the schema must be current); with `in_process_worker` (SQLite) the
+    poller and the publishing engine run beside it, in a child process the server starts
+    first and stops last (`workers.background.WorkerProcess`). `sock`, when given, is already
+    bound to `host:port` (the demo binds before it prints)."""
     from workers import background
 
-    refresher = None
-    if in_process_worker:
-        bg = await background.start_background(runtime, role="serve")
-        assert bg.poller is not None
-        refresher = bg.poller.refresher  # the API's "fetch now" shares its platform clients
-    app = create_app(settings, runtime=runtime, refresher=refresher)
+    worker = background.WorkerProcess(settings) if in_process_worker else None
+    if worker is not None:
+        await worker.start()
+    app = create_app(settings, runtime=runtime)
     tune_gc_for_service()
     try:
         config = uvicorn.Config(
@@ -59,8 +58,8 @@ async def serve_api(
         )
         await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:
-        if in_process_worker:
-            await background.stop_background()
+        if worker is not None:
+            await worker.stop()
 
 
 async def _serve(sock: socket.socket) -> None:
@@ -78,7 +77,7 @@ def register(cli: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     ) -> None:
-        """Run the API (on SQLite, the background worker runs in-process too).
+        """Run the API (on SQLite, the background worker runs beside it, in a child process).
 
         The port is bound first: a taken one ends the command before any background work
         starts (a second `serve` must not touch the first one's workflows)."""

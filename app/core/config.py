@@ -97,6 +97,9 @@ class Settings(BaseSettings):
 
     # --- background workers --------------------------------------------------------------
     WORKER_ID: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # `serve` on SQLite runs the background work in a child process at this niceness (0-19):
+    # under load the API's process gets the CPU first, the poller what is left.
+    SERVE_WORKER_NICE: int = Field(default=10, ge=0, le=19)
 
     # --- Meta Graph API ------------------------------------------------------------------
     META_GRAPH_API_BASE: str = "https://graph.facebook.com"
