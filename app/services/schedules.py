@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Integer, Select, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -193,6 +194,45 @@ async def get_schedule(
     return schedule
 
 
+_PAGE_FILTERS = ("status", "provider", "start", "end", "after")
+
+
+@functools.cache
+def _page_statement(
+    status: bool, provider: bool, start: bool, end: bool, after: bool
+) -> Select[*tuple[Any, ...]]:
+    """A listing's query for the filters it has, built once (building a statement on every
+    request cost a fifth of a page's CPU); the values are bound parameters."""
+    stmt = select(*_LISTED).where(Schedule.workspace_id == bindparam("workspace_id"))
+    if status:
+        stmt = stmt.where(Schedule.status == bindparam("status"))
+    if provider:
+        stmt = stmt.where(
+            exists().where(
+                ScheduleTarget.schedule_id == Schedule.id,
+                ScheduleTarget.provider == bindparam("provider"),
+            )
+            | exists().where(
+                ScheduleExternal.schedule_id == Schedule.id,
+                ScheduleExternal.provider == bindparam("provider"),
+            )
+        )
+    if start:
+        stmt = stmt.where(Schedule.publish_at >= bindparam("start"))
+    if end:
+        stmt = stmt.where(Schedule.publish_at < bindparam("end"))
+    if after:
+        stmt = stmt.where(Schedule.id < bindparam("after"))
+    return stmt.order_by(Schedule.id.desc()).limit(bindparam("limit", type_=Integer))
+
+
+_PAGE_TARGETS = (
+    select(*_LISTED_TARGET)
+    .where(ScheduleTarget.schedule_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ScheduleTarget.id)
+)
+
+
 async def list_schedules(
     session: AsyncSession,
     *,
@@ -204,35 +244,22 @@ async def list_schedules(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> Page[ScheduleOut]:
-    stmt = select(*_LISTED).where(Schedule.workspace_id == workspace_id)
-    if status is not None:
-        stmt = stmt.where(Schedule.status == status)
-    if provider is not None:
-        stmt = stmt.where(
-            exists().where(
-                ScheduleTarget.schedule_id == Schedule.id, ScheduleTarget.provider == provider
-            )
-            | exists().where(
-                ScheduleExternal.schedule_id == Schedule.id, ScheduleExternal.provider == provider
-            )
-        )
-    if start is not None:
-        stmt = stmt.where(Schedule.publish_at >= start)
-    if end is not None:
-        stmt = stmt.where(Schedule.publish_at < end)
-    if after is not None:
-        stmt = stmt.where(Schedule.id < after)
-    rows = list(await session.execute(stmt.order_by(Schedule.id.desc()).limit(limit + 1)))
+    params = {
+        "workspace_id": workspace_id,
+        "status": status,
+        "provider": provider,
+        "start": start,
+        "end": end,
+        "after": after,
+        "limit": limit + 1,
+    }
+    stmt = _page_statement(*(params[name] is not None for name in _PAGE_FILTERS))
+    rows = list(await session.execute(stmt, params))
     more = len(rows) > limit
     rows = rows[:limit]
     targets: dict[uuid.UUID, list[Any]] = {r.id: [] for r in rows}
     if rows:
-        found = await session.execute(
-            select(*_LISTED_TARGET)
-            .where(ScheduleTarget.schedule_id.in_(targets))
-            .order_by(ScheduleTarget.id)
-        )
-        for target in found:
+        for target in await session.execute(_PAGE_TARGETS, {"ids": list(targets)}):
             targets[target.schedule_id].append(target)
     return Page(
         items=[_out(r, targets[r.id]) for r in rows],

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,6 +75,14 @@ async def list_workspaces(session: AsyncSession) -> list[Workspace]:
     return list((await session.scalars(select(Workspace).order_by(Workspace.id))).all())
 
 
+# Built once: every API request runs it.
+_LIVE_KEY = (
+    select(ApiKey)
+    .join(Workspace, Workspace.id == ApiKey.workspace_id)
+    .where(ApiKey.lookup == bindparam("lookup"), Workspace.disabled_at.is_(None))
+)
+
+
 async def authenticate(session: AsyncSession, *, presented: str) -> ApiKey | None:
     """The live key matching `presented`, or None. Touches last_used_at at most once a minute."""
     parts = split_api_key(presented)
@@ -83,11 +91,7 @@ async def authenticate(session: AsyncSession, *, presented: str) -> ApiKey | Non
     lookup, secret = parts
     # Only while its workspace exists and is active (not disabled): a key whose workspace is
     # disabled, or whose row is gone, authenticates no more than a revoked one.
-    row = await session.scalar(
-        select(ApiKey)
-        .join(Workspace, Workspace.id == ApiKey.workspace_id)
-        .where(ApiKey.lookup == lookup, Workspace.disabled_at.is_(None))
-    )
+    row = await session.scalar(_LIVE_KEY, {"lookup": lookup})
     if row is None or row.revoked_at is not None or not api_secret_matches(secret, row.secret_hash):
         return None
     now = utcnow()
