@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -104,3 +105,17 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one of `postmeter serve --workers N`'s processes (uvicorn's app factory, run
+    in each process it starts): settings from the environment, as the command had them."""
+    from app.core.logging import configure_logging
+    from app.core.runtime import tune_gc_for_service
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    # No access log, as with one process (uvicorn silenced it before this re-routed it).
+    logging.getLogger("uvicorn.access").disabled = True
+    tune_gc_for_service()
+    return create_app(settings)

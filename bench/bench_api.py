@@ -50,7 +50,6 @@ from bench.common import (  # noqa: E402
     UNLIMITED,
     Sandbox,
     ServerProcess,
-    cpu_seconds,
     create_accounts,
     fresh_database,
     machine,
@@ -58,6 +57,7 @@ from bench.common import (  # noqa: E402
     seed_posts,
     settings_values,
     track_posts,
+    tree_cpu_seconds,
 )
 from bench.report import print_table  # noqa: E402
 
@@ -86,7 +86,12 @@ class PostmeterProcess(ServerProcess):
     startup_timeout = 60.0  # migrations and DBOS's launch come first
 
     def __init__(
-        self, role: str, values: dict[str, Any], cwd: Path, api_only: bool = False
+        self,
+        role: str,
+        values: dict[str, Any],
+        cwd: Path,
+        api_only: bool = False,
+        workers: int = 1,
     ) -> None:
         super().__init__()
         self.name = f"postmeter-{role}"
@@ -94,14 +99,20 @@ class PostmeterProcess(ServerProcess):
         self.cwd = cwd
         self.health_path = "/readyz" if role == "serve" else ""
         self.api_only = api_only
+        self.workers = workers
         env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
         self.env = {**env, **{k: str(v) for k, v in values.items()}}
 
     def command(self) -> list[str]:
         if self.role == "serve" and self.api_only:
+            if self.workers != 1:
+                raise SystemExit("--workers: only with the poller in `serve` or on PostgreSQL")
             return [sys.executable, "-c", API_ONLY, str(self.port)]
         if self.role == "serve":
-            return [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
+            return [
+                *(sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)),
+                *("--workers", str(self.workers)),
+            ]
         return [sys.executable, "-m", "app.cli", "worker"]
 
 
@@ -263,7 +274,9 @@ async def main(args: argparse.Namespace) -> int:
         if poller == "in-process" and args.db != "sqlite":
             raise SystemExit("--poller in-process: only SQLite's serve runs the poller itself")
         print(f"poller: {poller}")
-        serve = PostmeterProcess("serve", values, data_dir, api_only=poller != "in-process")
+        serve = PostmeterProcess(
+            "serve", values, data_dir, api_only=poller != "in-process", workers=args.workers
+        )
         worker = PostmeterProcess("worker", {**values, "WORKER_ID": "bench-api-w"}, data_dir)
         windows: list[Window] = []
         async with serve:
@@ -313,11 +326,13 @@ async def measure(
     seconds: float,
 ) -> Window:
     rows_before = await snapshot_rows(runtime)
-    cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+    # Every Postmeter process: `serve`'s own children (its API processes, SQLite's background
+    # worker) included.
+    cpu_before = sum(tree_cpu_seconds(p.pid) for p in procs)
     client_before = client_cpu()
     window = await drive(serve.url, paths[route], headers, connections, seconds)
     window.route = route
-    window.server_cpu_s = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+    window.server_cpu_s = sum(tree_cpu_seconds(p.pid) for p in procs) - cpu_before
     window.client_cpu_s = client_cpu() - client_before
     window.refreshed = await snapshot_rows(runtime) - rows_before
     window.load = os.getloadavg()[0]
@@ -371,6 +386,9 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="where the poller runs: in `serve` (SQLite's default), in a `postmeter worker`"
         " process (PostgreSQL's), or nowhere (a baseline without writes)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="`postmeter serve --workers N`: API processes"
     )
     p.add_argument("--set", action="append", default=[], help="a Postmeter setting, KEY=VALUE")
     return p.parse_args()

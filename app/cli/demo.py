@@ -3,8 +3,8 @@
 Starts `postmeter sandbox --seed demo` in a child process (its clock runs fast), connects the
 demo accounts, tracks every demo post, schedules one new post a minute ahead to the demo Page,
 Instagram account and LinkedIn organization, and serves the API with the poller and the
-publishing engine beside it (its worker process), so metrics appear and grow within a minute and the new post is
-published at its time, then measured.
+publishing engine beside it (its worker process), so metrics appear and grow within a minute
+and the new post is published at its time, then measured.
 """
 
 from __future__ import annotations

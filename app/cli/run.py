@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+import uvloop
+from uvicorn.supervisors import Multiprocess
 
 from app.cli.common import command_runtime, err_console
 from app.core.config import Settings
@@ -62,6 +65,69 @@ async def serve_api(
             await worker.stop()
 
 
+class _SupervisedOnThread:
+    """The background worker process, supervised from an event loop on a thread of its own:
+    with several API processes uvicorn's supervisor owns the main thread (and its signals)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from workers import background
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="worker-supervisor")
+        self.worker = background.WorkerProcess(settings)
+
+    def start(self) -> None:
+        self.thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.worker.start(), self.loop).result()
+        except BaseException:
+            self._end_loop()
+            raise
+
+    def stop(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.worker.stop(), self.loop).result()
+        finally:
+            self._end_loop()
+
+    def _end_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+async def _prepared_settings() -> Settings:
+    """Settings and logging loaded, storage private, the embedded schema migrated."""
+    async with command_runtime() as runtime:
+        return runtime.settings
+
+
+def _serve_processes(sock: socket.socket, workers: int) -> None:
+    """`workers` API processes on the one socket (uvicorn's supervisor restarts any that
+    dies); on SQLite the background worker process beside them, as with one."""
+    host, port = sock.getsockname()[:2]
+    settings = asyncio.run(_prepared_settings())
+    config = uvicorn.Config(
+        "app.main:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        **head_limits(settings),
+    )
+    supervised = _SupervisedOnThread(settings) if settings.is_sqlite else None
+    if supervised is not None:
+        supervised.start()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if supervised is not None:
+            supervised.stop()
+
+
 async def _serve(sock: socket.socket) -> None:
     host, port = sock.getsockname()[:2]
     async with command_runtime() as runtime:
@@ -76,6 +142,15 @@ def register(cli: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=64,
+                help="API processes sharing the port (one per CPU core uses them all). Rate "
+                "limits are per process unless RATE_LIMIT_STORAGE_URL names a shared store.",
+            ),
+        ] = 1,
     ) -> None:
         """Run the API (on SQLite, the background worker runs beside it, in a child process).
 
@@ -87,7 +162,13 @@ def register(cli: typer.Typer) -> None:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         with sock:
-            asyncio.run(_serve(sock))
+            if workers > 1:
+                _serve_processes(sock, workers)
+                return
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                # uvloop (uvicorn's own choice when it runs the loop): the API's requests
+                # spend less of their CPU in the event loop than on asyncio's.
+                runner.run(_serve(sock))
 
     @cli.command("worker")
     def worker() -> None:

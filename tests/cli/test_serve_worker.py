@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -100,3 +101,50 @@ async def test_serve_stops_its_worker_when_it_stops(tmp_path: Path) -> None:
     assert server.returncode in (0, 130), out.decode()[-3000:]
     assert b"Finished server process" in out
     assert not _alive(worker)
+
+
+async def test_serve_with_several_api_processes(tmp_path: Path) -> None:
+    """`--workers 2`: two API processes on the one port, the background worker beside them
+    (one, not one per API process), all gone after the server stops."""
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "INSIGHTS_POLL_TICK_SECONDS": "3600",
+    }
+    port = free_port()
+    server = postmeter(env, "serve", "--port", str(port), "--workers", "2")
+    try:
+        out = await read_until(server, "Application startup complete")
+        out += await read_until(server, "Application startup complete")
+        assert out.count("background.started") == 1
+        worker = _worker_pid(out)
+        api = [
+            int(entry["event"].split("[")[1].rstrip("]"))
+            for line in out.splitlines()
+            if line.startswith("{")
+            and (entry := json.loads(line))["event"].startswith("Started server process")
+        ]
+        assert len(set(api)) == 2
+        assert worker not in api
+        assert all(int(_stat(pid)[1]) == server.pid for pid in [*api, worker])
+
+        def ready() -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return sock.recv(4096)
+
+        for _ in range(4):
+            assert (await asyncio.to_thread(ready)).startswith(b"HTTP/1.1 200")
+        server.send_signal(signal.SIGINT)
+        rest, _ = server.communicate(timeout=60)
+        assert b"GET /readyz" not in rest  # no access log, as with one process
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in [*api, worker]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not any(_alive(pid) for pid in [*api, worker])
