@@ -100,6 +100,7 @@ class PostmeterProcess(ServerProcess):
         self.health_path = "/readyz" if role == "serve" else ""
         self.api_only = api_only
         self.workers = workers
+        self.nice = int(values.get("SERVE_WORKER_NICE", 10))
         env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
         self.env = {**env, **{k: str(v) for k, v in values.items()}}
 
@@ -113,7 +114,10 @@ class PostmeterProcess(ServerProcess):
                 *(sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)),
                 *("--workers", str(self.workers)),
             ]
-        return [sys.executable, "-m", "app.cli", "worker"]
+        # As `serve` runs SQLite's worker (SERVE_WORKER_NICE): the API first when they share
+        # the machine's CPU.
+        nice = ["nice", "-n", str(self.nice)] if self.nice else []
+        return [*nice, sys.executable, "-m", "app.cli", "worker"]
 
 
 @dataclass
@@ -275,7 +279,12 @@ async def main(args: argparse.Namespace) -> int:
             raise SystemExit("--poller in-process: only SQLite's serve runs the poller itself")
         print(f"poller: {poller}")
         serve = PostmeterProcess(
-            "serve", values, data_dir, api_only=poller != "in-process", workers=args.workers
+            # On PostgreSQL `postmeter serve` itself runs no background work.
+            "serve",
+            values,
+            data_dir,
+            api_only=poller != "in-process" and args.db == "sqlite",
+            workers=args.workers,
         )
         worker = PostmeterProcess("worker", {**values, "WORKER_ID": "bench-api-w"}, data_dir)
         windows: list[Window] = []
