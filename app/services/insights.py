@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
@@ -15,7 +16,6 @@ from app.models import (
     AccountStatus,
     ErrorKind,
     ExternalStatus,
-    PostMetrics,
     Provider,
     ScheduleExternal,
     ScheduleMetrics,
@@ -38,14 +38,15 @@ from app.services.insights_store import history, latest_snapshots, values_of
 from app.services.publishing import publishing_counts
 from app.services.quota_shares import share_key
 from app.services.refresh_ledger import RefreshReport, throttle_key_for
-from app.services.schedules import get_schedule, list_externals
+from app.services.schedules import ensure_schedule, list_externals
 
 # A poll later than this after its due time means the values are behind.
 STALE_GRACE = timedelta(hours=1)
 
 
-def is_stale(ext: ScheduleExternal | None, now: datetime) -> bool:
-    """The last fetch failed, or the next one is overdue (holds for any cadence)."""
+def is_stale(ext: Any, now: datetime) -> bool:
+    """The last fetch failed, or the next one is overdue (holds for any cadence). `ext`: a
+    ScheduleExternal, a row with its `last_error_kind` and `next_fetch_at`, or None."""
     if ext is None:
         return False
     if ext.last_error_kind is not None:
@@ -53,7 +54,8 @@ def is_stale(ext: ScheduleExternal | None, now: datetime) -> bool:
     return ext.next_fetch_at is not None and now > ext.next_fetch_at + STALE_GRACE
 
 
-def metrics_out(row: PostMetrics, *, stale: bool) -> MetricsOut:
+def metrics_out(row: Any, *, stale: bool) -> MetricsOut:
+    """A snapshot (a PostMetrics or a row of its columns) as the API shows it."""
     return MetricsOut(
         provider=row.provider,
         fetched_at=row.captured_at,
@@ -139,19 +141,25 @@ def fetch_response(plan: FetchPlan, report: RefreshReport | None) -> FetchRespon
 async def schedule_metrics(
     session: AsyncSession, *, workspace_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> ScheduleMetricsOut:
+    """Plain rows throughout (an often-read route): nothing here is changed."""
     now = utcnow()
-    externals = {
-        e.provider: e
-        for e in await list_externals(session, workspace_id=workspace_id, schedule_id=schedule_id)
-    }
+    await ensure_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    externals = {e.provider: e for e in await session.execute(_FETCH_STATE, {"id": schedule_id})}
     rows = (await latest_snapshots(session, [schedule_id])).get(schedule_id, [])
-    computed = await session.get(ScheduleMetrics, schedule_id)
+    computed = (await session.execute(_TOTALS, {"id": schedule_id})).first()
     totals = TotalsOut.model_validate(computed, from_attributes=True) if computed else TotalsOut()
     return ScheduleMetricsOut(
         schedule_id=schedule_id,
         metrics=[metrics_out(r, stale=is_stale(externals.get(r.provider), now)) for r in rows],
         totals=totals,
     )
+
+
+# What staleness is decided on, per provider of a schedule.
+_FETCH_STATE = select(
+    ScheduleExternal.provider, ScheduleExternal.last_error_kind, ScheduleExternal.next_fetch_at
+).where(ScheduleExternal.schedule_id == bindparam("id"))
+_TOTALS = select(*ScheduleMetrics.__table__.c).where(ScheduleMetrics.schedule_id == bindparam("id"))
 
 
 async def schedule_history(
@@ -165,7 +173,7 @@ async def schedule_history(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[MetricsOut], str | None]:
-    await get_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
+    await ensure_schedule(session, workspace_id=workspace_id, schedule_id=schedule_id)
     rows, next_cursor = await history(
         session,
         schedule_id=schedule_id,

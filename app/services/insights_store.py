@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from app.models import METRIC_FIELDS, MetricsSource, PostMetrics, Provider, ScheduleMetrics
 from app.models.base import utcnow
@@ -109,9 +108,10 @@ async def upsert_snapshots(
     return len(rows)
 
 
-def _ranked_latest(schedule_ids: Sequence[uuid.UUID], *columns: Any) -> Any:
+def _ranked_latest(schedule_ids: Any, *columns: Any) -> Any:
     """`columns` of the schedules' snapshots, each ranked newest-first per (schedule,
-    provider): rank 1 is the latest snapshot of each provider."""
+    provider): rank 1 is the latest snapshot of each provider. `schedule_ids`: the ids, or
+    an expanding bound parameter."""
     return (
         select(
             *columns,
@@ -127,25 +127,31 @@ def _ranked_latest(schedule_ids: Sequence[uuid.UUID], *columns: Any) -> Any:
     )
 
 
-def _latest_rows_stmt(schedule_ids: Sequence[uuid.UUID]) -> Any:
-    ranked = _ranked_latest(schedule_ids, PostMetrics.id)
+# A snapshot's columns but its raw payload (large, and never needed by a reader of values).
+_SNAPSHOT_COLUMNS = tuple(c for c in PostMetrics.__table__.c if c.key != "raw")
+
+
+def _latest_rows_stmt() -> Any:
+    ranked = _ranked_latest(bindparam("schedule_ids", expanding=True), PostMetrics.id)
     return (
-        select(PostMetrics)
+        select(*_SNAPSHOT_COLUMNS)
         .join(ranked, PostMetrics.id == ranked.c.id)
         .where(ranked.c.rank == 1)
-        # The raw payload is large and never needed here; refuse to load it by accident.
-        .options(defer(PostMetrics.raw, raiseload=True))
     )
+
+
+_LATEST_ROWS = _latest_rows_stmt()  # built once: every metrics read runs it
 
 
 async def latest_snapshots(
     session: AsyncSession, schedule_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[PostMetrics]]:
-    """The newest snapshot per provider for each schedule."""
-    out: dict[uuid.UUID, list[PostMetrics]] = defaultdict(list)
+) -> dict[uuid.UUID, list[Any]]:
+    """The newest snapshot per provider for each schedule: rows of every `post_metrics`
+    column but `raw` (plain rows, not ORM objects: they are only read)."""
+    out: dict[uuid.UUID, list[Any]] = defaultdict(list)
     if not schedule_ids:
         return out
-    for row in await session.scalars(_latest_rows_stmt(schedule_ids)):
+    for row in await session.execute(_LATEST_ROWS, {"schedule_ids": list(schedule_ids)}):
         out[row.schedule_id].append(row)
     for rows in out.values():
         rows.sort(key=lambda r: r.provider.value)
