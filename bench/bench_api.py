@@ -232,7 +232,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"machine: {machine()}; db={args.db}; posts={args.posts}; "
           f"connections={args.connections}; {args.seconds} s per window; "
           f"load average at start {os.getloadavg()[0]:.2f}")  # fmt: skip
-    async with Sandbox() as sandbox, SandboxControl(sandbox.url) as ctl:
+    async with Sandbox(args.sandbox_nice) as sandbox, SandboxControl(sandbox.url) as ctl:
         await ctl.set_quotas(app_id=None, **dict.fromkeys(QUOTAS, UNLIMITED))
         if args.latency_ms:
             await ctl.set_fault("*", "slow", latency_ms=args.latency_ms)
@@ -398,6 +398,13 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument(
         "--workers", type=int, default=1, help="`postmeter serve --workers N`: API processes"
+    )
+    p.add_argument(
+        "--sandbox-nice",
+        type=int,
+        default=0,
+        help="run the sandbox (the platforms' stand-in: not on Postmeter's machine in"
+        " production) at this niceness, so it takes only the CPU the rest leaves",
     )
     p.add_argument("--set", action="append", default=[], help="a Postmeter setting, KEY=VALUE")
     return p.parse_args()

@@ -160,9 +160,15 @@ class Sandbox(ServerProcess):
     name = "sandbox"
     health_path = "/_sandbox/health"
 
+    def __init__(self, nice: int = 0) -> None:
+        super().__init__()
+        self.nice = nice  # >0: it takes only the CPU the others leave (bench_api --sandbox-nice)
+
     def command(self) -> list[str]:
         port = str(self.port)
-        return [sys.executable, "-m", "app.sandbox", "--port", port, "--seed", "demo", "--quiet"]
+        nice = ["nice", "-n", str(self.nice)] if self.nice else []
+        sandbox = [sys.executable, "-m", "app.sandbox", "--port", port, "--seed", "demo"]
+        return [*nice, *sandbox, "--quiet"]
 
 
 # --- databases ------------------------------------------------------------------------------
