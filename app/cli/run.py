@@ -19,6 +19,12 @@ from app.main import create_app
 from app.sandbox.ports import PortUnavailable, bind_socket
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options of every `serve`: our logging, no access log, the lifespan, and the
+    head limits."""
+    return {"log_config": None, "access_log": False, "lifespan": "on", **head_limits(settings)}
+
+
 def head_limits(settings: Settings) -> dict[str, Any]:
     """uvicorn options that bound what the server buffers of a request's head (issue 10).
 
@@ -50,15 +56,7 @@ async def serve_api(
     app = create_app(settings, runtime=runtime)
     tune_gc_for_service()
     try:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            **head_limits(settings),
-        )
+        config = uvicorn.Config(app, host=host, port=port, **server_options(settings))
         await uvicorn.Server(config).serve(sockets=[sock] if sock is not None else None)
     finally:
         if worker is not None:
@@ -113,10 +111,7 @@ def _serve_processes(sock: socket.socket, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        **head_limits(settings),
+        **server_options(settings),
     )
     supervised = _SupervisedOnThread(settings) if settings.is_sqlite else None
     if supervised is not None:

@@ -20,6 +20,17 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.slow
 
 
+def _env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "INSIGHTS_POLL_TICK_SECONDS": "3600",
+        **overrides,
+    }
+
+
 def _stat(pid: int) -> list[str]:
     # Fields after the command name (which may hold spaces): state is [0], ppid [1], nice [16].
     raw = Path(f"/proc/{pid}/stat").read_text()
@@ -45,14 +56,7 @@ def _alive(pid: int) -> bool:
 
 
 async def test_background_work_runs_in_a_child_that_follows_the_server(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "INSIGHTS_POLL_TICK_SECONDS": "3600",
-        "SERVE_WORKER_NICE": "7",
-    }
+    env = _env(tmp_path, SERVE_WORKER_NICE="7")
     server = postmeter(env, "serve", "--port", str(free_port()))
     worker = 0
     try:
@@ -81,13 +85,7 @@ async def test_background_work_runs_in_a_child_that_follows_the_server(tmp_path:
 
 
 async def test_serve_stops_its_worker_when_it_stops(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "INSIGHTS_POLL_TICK_SECONDS": "3600",
-    }
+    env = _env(tmp_path)
     server = postmeter(env, "serve", "--port", str(free_port()))
     try:
         worker = _worker_pid(await read_until(server, "Application startup complete"))
@@ -106,13 +104,7 @@ async def test_serve_stops_its_worker_when_it_stops(tmp_path: Path) -> None:
 async def test_serve_with_several_api_processes(tmp_path: Path) -> None:
     """`--workers 2`: two API processes on the one port, the background worker beside them
     (one, not one per API process), all gone after the server stops."""
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "INSIGHTS_POLL_TICK_SECONDS": "3600",
-    }
+    env = _env(tmp_path)
     port = free_port()
     server = postmeter(env, "serve", "--port", str(port), "--workers", "2")
     try:
