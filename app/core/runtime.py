@@ -20,7 +20,7 @@ class Runtime:
     cipher: TokenCipher
     # API requests' sessions (app.routes.deps.get_session): reads never wait on a writer,
     # writes wait DATABASE_API_LOCK_TIMEOUT_MS at most (app.core.db.TxMode). Writes share
-    # `engine`'s pool; reads have `read_engine` (on a SQLite file, run in place; else `engine`).
+    # `engine`'s pool; reads have `read_engine` (app.core.db.create_read_engine).
     api_read_sessionmaker: async_sessionmaker[AsyncSession]
     api_write_sessionmaker: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine
