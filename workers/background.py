@@ -145,11 +145,18 @@ async def run_publish_pass() -> list[str]:
 
 
 async def run_worker() -> int:
+    """`postmeter worker`: until SIGTERM (how systemd, Kubernetes and `docker stop` ask a
+    process to stop) or Ctrl-C, then DBOS is shut down and the worker id released; what was
+    in flight resumes at the next start under the same id."""
+    stop = asyncio.Event()
+    # Before anything starts: a SIGTERM during start-up stops it as soon as it has started.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with command_runtime() as runtime:
         await start_background(runtime, role="worker")
         tune_gc_for_service()
         try:
-            await asyncio.Event().wait()  # until cancelled (Ctrl-C / SIGTERM)
+            await stop.wait()  # Ctrl-C cancels it instead (KeyboardInterrupt)
+            log.info("background.stopping", reason="SIGTERM")
             return 0
         finally:
             await stop_background()
