@@ -213,6 +213,8 @@ class WorkerProcess:
         )
         proc.start()
         child_conn.close()
+        if self._conn is not None:
+            self._conn.close()  # the pipe to a worker that died (a restart)
         self._proc, self._conn = proc, conn
         answer = await asyncio.to_thread(_await_answer, conn, proc, WORKER_START_TIMEOUT_S)
         if answer is None or answer[0] != "ready":

@@ -39,6 +39,15 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     record.info[_BUSY_INFO_KEY] = SQLITE_BUSY_TIMEOUT_MS
 
 
+def _sqlite_read_pragmas(dbapi_conn: Any, record: Any) -> None:
+    """A read connection's: as any other's, and query_only, so that a write through it fails
+    at once (SQLITE_READONLY) instead of waiting for the write lock on the event loop."""
+    _sqlite_pragmas(dbapi_conn, record)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
 class TxMode(StrEnum):
     """How a session's transactions start; the `TX_MODE` execution option of its connections.
 
@@ -264,7 +273,7 @@ def create_read_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
             ),
             **common,
         )
-        event.listen(read_engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(read_engine.sync_engine, "connect", _sqlite_read_pragmas)
         event.listen(read_engine.sync_engine, "begin", _sqlite_begin_hook(settings))
     event.listen(read_engine.sync_engine, "handle_error", _discard_faulty_connections)
     return read_engine
