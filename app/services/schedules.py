@@ -117,21 +117,27 @@ _LISTED_TARGET = (
 
 
 async def _load_accounts(
-    session: AsyncSession, *, workspace_id: uuid.UUID, account_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    account_ids: Sequence[uuid.UUID],
+    lock: bool = False,
 ) -> list[SocialAccount]:
-    """The accounts, in the given order, each checked to belong to the workspace."""
+    """The accounts, in the given order, each checked to belong to the workspace.
+
+    `lock` takes their rows (PostgreSQL: FOR NO KEY UPDATE, in id order) until the transaction
+    ends, so two imports of the same account's posts check and insert one after the other.
+    SQLite's write transactions are one at a time already."""
     if len(set(account_ids)) != len(account_ids):
         raise InvalidInput(
             "account_ids: the same account is listed twice", code="duplicate_account"
         )
-    found = {
-        a.id: a
-        for a in await session.scalars(
-            select(SocialAccount).where(
-                SocialAccount.workspace_id == workspace_id, SocialAccount.id.in_(account_ids)
-            )
-        )
-    }
+    stmt = select(SocialAccount).where(
+        SocialAccount.workspace_id == workspace_id, SocialAccount.id.in_(account_ids)
+    )
+    if lock:
+        stmt = stmt.order_by(SocialAccount.id).with_for_update(key_share=True)  # NO KEY UPDATE
+    found = {a.id: a for a in await session.scalars(stmt)}
     missing = [str(i) for i in account_ids if i not in found]
     if missing:
         # Not found, as an id in the path would be: whether an account exists (in this
@@ -359,8 +365,14 @@ async def import_schedule(
     now = utcnow()
     if data.published_at is not None and data.published_at > now + CLOCK_SKEW:
         raise InvalidInput("published_at: is in the future", code="published_at_in_future")
+    # Locked: the "already tracked" check below and the insert after it are one step for
+    # any import of these accounts' posts (two concurrent imports of one post tracked it
+    # twice on PostgreSQL; nothing unique guards the pair).
     accounts = await _load_accounts(
-        session, workspace_id=workspace_id, account_ids=[r.account_id for r in data.refs]
+        session,
+        workspace_id=workspace_id,
+        account_ids=[r.account_id for r in data.refs],
+        lock=True,
     )
     for ref, account in zip(data.refs, accounts, strict=True):
         try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -181,3 +182,22 @@ async def test_list_filters(client: httpx.AsyncClient, tenant: Tenant) -> None:
     assert (q.status_code, q.json()["items"]) == (200, [])
     q = await client.get("/api/v1/schedules", params={"status": "bogus"}, headers=tenant.headers)
     assert q.status_code == 422
+
+
+async def test_concurrent_imports_of_one_post_track_it_once(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Both check "already tracked" before either inserts: without the account's row lock,
+    PostgreSQL let both through and the post was tracked (and polled) twice."""
+    fb = await make_account(client, tenant, "facebook")
+    body = {"refs": [{"account_id": fb["id"], "external_id": "1234567890_222"}]}
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/v1/schedules/import", json=body, headers=tenant.headers)
+            for _ in range(4)
+        )
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 409, 409, 409], [r.text for r in answers]
+    listing = await client.get("/api/v1/schedules", headers=tenant.headers)
+    assert len(listing.json()["items"]) == 1
