@@ -10,6 +10,7 @@ connection, bench/bench_api.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -230,21 +231,29 @@ class WorkerProcess:
             await asyncio.to_thread(proc.join)
             if self._stopping:
                 return
+            if proc.exitcode == 0:
+                # It exits 0 only when asked to stop: a Ctrl-C or a SIGTERM sent to the whole
+                # process group (systemd) reached it before the server stopped it.
+                log.info("background.worker_stopped", pid=proc.pid)
+                return
             log.error("background.worker_exited", pid=proc.pid, exit_code=proc.exitcode)
             while not self._stopping:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, most)
-                if self._stopping:
-                    return
                 try:
                     await self._spawn()
                     delay = WORKER_RESTART_DELAY_S[0]
                     break
-                except WorkerStartFailed as exc:
+                except Exception as exc:  # refused, or could not even start: try again later
                     log.error("background.worker_restart_failed", error=str(exc))
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._monitor is not None:
+            # Not waited out: it may sit in a restart's backoff (up to 30 s).
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
         if self._conn is not None:
             try:
                 self._conn.send(("stop",))
@@ -252,8 +261,6 @@ class WorkerProcess:
                 pass  # it is gone already
         if self._proc is not None:
             await asyncio.to_thread(_end_process, self._proc, WORKER_STOP_TIMEOUT_S)
-        if self._monitor is not None:
-            await self._monitor
         if self._conn is not None:
             self._conn.close()
 
@@ -269,6 +276,11 @@ def _await_answer(conn: Connection, proc: Any, timeout_s: float) -> tuple[str, .
             except EOFError:
                 return None
         if not proc.is_alive():
+            # What it said just before it exited (its refusal) may have arrived meanwhile.
+            if conn.poll(0):
+                with contextlib.suppress(EOFError):
+                    last: tuple[str, ...] = conn.recv()
+                    return last
             return None
         waited += 0.1
     return ("timeout", f"no answer in {timeout_s:.0f} s")
@@ -310,19 +322,22 @@ async def _run_worker_child(settings: Settings, conn: Connection) -> int:
         except ConfigError as exc:
             conn.send(("failed", str(exc)))
             return 2
-        tune_gc_for_service()
-        conn.send(("ready",))
-
-        def watch_server() -> None:
-            # A message ("stop") or the pipe closing (the server is gone): stop.
-            try:
-                conn.recv()
-            except (EOFError, OSError):
-                pass
-            loop.call_soon_threadsafe(stop.set)
-
-        threading.Thread(target=watch_server, name="server-watch", daemon=True).start()
         try:
+            tune_gc_for_service()
+            try:
+                conn.send(("ready",))
+            except OSError:
+                return 0  # the server died while this started: stop (DBOS shut down below)
+
+            def watch_server() -> None:
+                # A message ("stop") or the pipe closing (the server is gone): stop.
+                try:
+                    conn.recv()
+                except (EOFError, OSError):
+                    pass
+                loop.call_soon_threadsafe(stop.set)
+
+            threading.Thread(target=watch_server, name="server-watch", daemon=True).start()
             await stop.wait()
         finally:
             await stop_background()

@@ -268,8 +268,10 @@ def create_read_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
     else:
         read_engine = create_async_engine(
             url,
+            # The API's lock wait, not the background's 30 s, from the first pragma on: a
+            # lock met while connecting (WAL recovery, a checkpoint) must not hold the loop.
             async_creator=in_place_connector(
-                Path(url.database), timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000
+                Path(url.database), timeout_s=settings.DATABASE_API_LOCK_TIMEOUT_MS / 1000
             ),
             **common,
         )

@@ -60,6 +60,15 @@ class _Cursor:
     async def close(self) -> None:
         self._cursor.close()
 
+    def __aiter__(self) -> _Cursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
     @property
     def description(self) -> Any:
         return self._cursor.description

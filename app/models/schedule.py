@@ -36,8 +36,12 @@ class Schedule(TimestampMixin, Base):
     )
     last_error: Mapped[str | None] = mapped_column(Text)
 
+    # In creation order (ids are time-ordered), as the listing shows them.
     targets: Mapped[list[ScheduleTarget]] = relationship(
-        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ScheduleTarget.id",
     )
 
     def content(self) -> dict[str, Any]:

@@ -140,3 +140,23 @@ async def test_serve_with_several_api_processes(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in [*api, worker]) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert not any(_alive(pid) for pid in [*api, worker])
+
+
+async def test_a_worker_stopped_on_request_is_not_restarted(tmp_path: Path) -> None:
+    """Ctrl-C, or systemd's SIGTERM to the whole group, reaches the worker before the server
+    stops it: it exits 0, and the server must not start another one while it shuts down."""
+    server = postmeter(_env(tmp_path), "serve", "--port", str(free_port()))
+    try:
+        worker = _worker_pid(await read_until(server, "Application startup complete"))
+        os.kill(worker, signal.SIGTERM)
+        out = await read_until(server, "background.worker_stopped")
+        assert "background.worker_exited" not in out
+        await asyncio.sleep(3)  # past the first restart delay (1 s)
+        server.send_signal(signal.SIGINT)
+        rest, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=30)
+    assert b"background.worker_process" not in rest  # no second worker
+    assert not _alive(worker)
