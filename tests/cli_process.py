@@ -39,3 +39,10 @@ async def read_until(proc: subprocess.Popen[bytes], text: str, timeout: float = 
 
     await asyncio.wait_for(asyncio.to_thread(_read), timeout)
     return "".join(seen)
+
+
+def kill_if_running(proc: subprocess.Popen[bytes]) -> None:
+    """A test's clean-up: a process the test did not stop is killed and reaped."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=30)

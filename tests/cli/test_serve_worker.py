@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_process import postmeter, read_until
+from tests.cli_process import kill_if_running, postmeter, read_until
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -92,9 +92,7 @@ async def test_serve_stops_its_worker_when_it_stops(tmp_path: Path) -> None:
         server.send_signal(signal.SIGINT)  # to the server alone, not its process group
         out, _ = server.communicate(timeout=60)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate(timeout=30)
+        kill_if_running(server)
     # uvicorn re-raises the SIGINT it handled once it has shut down: 130, as for Ctrl-C.
     assert server.returncode in (0, 130), out.decode()[-3000:]
     assert b"Finished server process" in out
@@ -133,9 +131,7 @@ async def test_serve_with_several_api_processes(tmp_path: Path) -> None:
         rest, _ = server.communicate(timeout=60)
         assert b"GET /readyz" not in rest  # no access log, as with one process
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate(timeout=30)
+        kill_if_running(server)
     deadline = time.monotonic() + 20
     while any(_alive(pid) for pid in [*api, worker]) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -155,8 +151,6 @@ async def test_a_worker_stopped_on_request_is_not_restarted(tmp_path: Path) -> N
         server.send_signal(signal.SIGINT)
         rest, _ = server.communicate(timeout=60)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate(timeout=30)
+        kill_if_running(server)
     assert b"background.worker_process" not in rest  # no second worker
     assert not _alive(worker)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_process import postmeter, read_until
+from tests.cli_process import kill_if_running, postmeter, read_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,6 @@ async def test_sigterm_shuts_the_worker_down_and_exits_0(tmp_path: Path) -> None
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=60)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate(timeout=30)
+        kill_if_running(worker)
     assert worker.returncode == 0, out.decode()[-3000:]
     assert b"background.stopping" in out
