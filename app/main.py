@@ -110,11 +110,10 @@ def create_app(
 def create_served_app() -> FastAPI:
     """The app of one of `postmeter serve --workers N`'s processes (uvicorn's app factory, run
     in each process it starts): settings from the environment, as the command had them."""
-    from app.core.logging import configure_logging
     from app.core.runtime import tune_gc_for_service
+    from app.services.startup import load_settings_and_logging
 
-    settings = get_settings()
-    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    settings = load_settings_and_logging()
     # No access log, as with one process (uvicorn silenced it before this re-routed it).
     logging.getLogger("uvicorn.access").disabled = True
     tune_gc_for_service()

@@ -100,7 +100,9 @@ class PostmeterProcess(ServerProcess):
         self.health_path = "/readyz" if role == "serve" else ""
         self.api_only = api_only
         self.workers = workers
-        self.nice = int(values.get("SERVE_WORKER_NICE", 10))
+        self.nice = int(
+            values.get("SERVE_WORKER_NICE", Settings.model_fields["SERVE_WORKER_NICE"].default)
+        )
         env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
         self.env = {**env, **{k: str(v) for k, v in values.items()}}
 

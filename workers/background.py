@@ -193,10 +193,6 @@ class WorkerProcess:
         self._monitor: asyncio.Task[None] | None = None
         self._stopping = False
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else int(self._proc.pid)
-
     async def start(self) -> None:
         """Start the child and wait until its background work runs; WorkerStartFailed if
         it refuses or dies first."""

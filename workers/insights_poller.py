@@ -258,8 +258,8 @@ class PassSummary:
 ACTIVE_STATUSES = ["ENQUEUED", "PENDING", "DELAYED"]
 
 
-async def _unfinished(*workflows: Any) -> list[str]:
-    """Ids of these workflows still to finish: queued ones (any worker may take them) and
+async def _unfinished(workflow: Any) -> list[str]:
+    """Ids of `workflow`'s runs still to finish: queued ones (any worker may take them) and
     ones this worker runs, or had started when it was killed.
 
     One query, one snapshot: DBOS recovers a killed worker's workflows on launch in a
@@ -269,7 +269,7 @@ async def _unfinished(*workflows: Any) -> list[str]:
     """
     rows = await DBOS.list_workflows_async(
         status=ACTIVE_STATUSES,
-        name=[w.__qualname__ for w in workflows],
+        name=workflow.__qualname__,
         load_input=False,
         load_output=False,
     )
