@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, StrictBool, create_model
 
 from app.core.metrics import METRIC_DESCRIPTIONS, METRIC_FIELDS
 from app.models.enums import ErrorKind, MetricsSource, Provider
@@ -39,7 +39,8 @@ else:
 
 
 class FetchRequest(InputModel):
-    force_refresh: bool = Field(
+    # Strict: a JSON boolean, as the schema says (lax validation took 0, 1 and "true").
+    force_refresh: StrictBool = Field(
         default=False,
         description="Call the platform even when a snapshot younger than "
         "INSIGHTS_FRESH_SECONDS exists.",

@@ -6,9 +6,12 @@ RATE_LIMIT_PER_KEY=1000000/minute and the same for the other RATE_LIMIT_* budget
 
     SCHEMATHESIS_HOOKS=tests.routes.schemathesis_hooks schemathesis run \
         http://127.0.0.1:$PORT/openapi.json --checks all -H "Authorization: Bearer $KEY" \
-        --max-examples 200 -w 2 --seed 7
+        --max-examples 200 -w 1 --seed 7
 
-(every phase: examples, coverage, fuzzing, stateful).
+(every phase: examples, coverage, fuzzing, stateful). One worker: with `-w 2` hypothesis,
+generating in two threads on CPython 3.11, failed inside `ast.parse` ("SystemError: AST
+constructor recursion depth mismatch", a KeyError in its lambda-source cache), errors of the
+tool, not answers of the API.
 
 The schema states every rule about a request's own shape. Two rules compare a time with the
 server's clock, which a static document cannot do: a schedule's `publish_at` is not in the past
