@@ -20,6 +20,7 @@ from app.routes import accounts, health, insights, schedules
 from app.routes.auth import ApiGate
 from app.routes.deps import SERVICES_STATE_KEY, AppServices
 from app.services.insights_refresh import InsightsRefresher, open_refresher
+from app.services.summary_cache import SummaryCache
 
 DOCS_ASSETS_URL = "/docs-assets"
 
@@ -45,7 +46,12 @@ async def open_app_services(
         limits = RateLimits.from_settings(settings or runtime.settings)
         if limits is not None:
             owned.push_async_callback(limits.aclose)
-        yield AppServices(runtime=runtime, refresher=refresher, limits=limits)
+        yield AppServices(
+            runtime=runtime,
+            refresher=refresher,
+            limits=limits,
+            summaries=SummaryCache(runtime.settings.INSIGHTS_SUMMARY_CACHE_SECONDS),
+        )
 
 
 def create_app(

@@ -16,6 +16,8 @@ snapshots and analytics.
 
     python bench/bench_request_cpu.py --db sqlite
     python bench/bench_request_cpu.py --db postgresql --posts 5000 --rounds 7
+    python bench/bench_request_cpu.py --posts 100000 --routes summary \
+        --set INSIGHTS_SUMMARY_CACHE_SECONDS=0
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ async def main(args: argparse.Namespace) -> int:
         values = settings_values(
             db_url, data_dir, sandbox.url, demo["meta_app_secret"], RATE_LIMIT_ENABLED="false"
         )
+        for item in args.set:
+            key, _, value = item.partition("=")
+            values[key] = value
         runtime = await migrated_runtime(values)
         tracked = await track_posts(runtime, accounts)
         fetched = await refresh_all(runtime)
@@ -203,6 +208,7 @@ def parse_args() -> argparse.Namespace:
         default=["accounts", "schedules", "metrics", "summary"],
         help="besides /healthz, always measured",
     )
+    p.add_argument("--set", action="append", default=[], help="a Postmeter setting, KEY=VALUE")
     return p.parse_args()
 
 

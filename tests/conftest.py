@@ -50,6 +50,9 @@ def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         "DATABASE_URL": database_url,
         "TOKEN_ENCRYPTION_KEYS": TEST_KEY,
         "LOG_FORMAT": "json",
+        # Tests read a summary right after changing what it counts; the summary's cache has
+        # tests of its own (tests/services/test_summary_cache.py), with its interval set.
+        "INSIGHTS_SUMMARY_CACHE_SECONDS": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     INSIGHTS_MAX_AGE_DAYS: int = Field(default=90, ge=1, le=3650)
     INSIGHTS_SNAPSHOT_BUCKET_HOURS: float = Field(default=24.0, gt=0, le=24 * 31)
     INSIGHTS_FRESH_SECONDS: int = Field(default=900, ge=0, le=86400 * 7)
+    INSIGHTS_SUMMARY_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=300)
     INSIGHTS_POLL_TICK_SECONDS: int = Field(default=60, ge=1, le=3600)
     INSIGHTS_BATCH_SIZE: int = Field(default=50, ge=1, le=50)
     INSIGHTS_POSTS_PER_WORKFLOW: int = Field(default=500, ge=1, le=5000)

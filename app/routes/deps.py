@@ -19,6 +19,7 @@ from app.core.runtime import Runtime
 from app.schemas.common import CURSOR_PATTERN, ErrorResponse, decode_cursor
 from app.services.insights_refresh import InsightsRefresher
 from app.services.readiness import ReadinessProbe
+from app.services.summary_cache import SummaryCache
 
 # The key of the app's services in the lifespan state (Starlette copies that state into every
 # request's `request.state`).
@@ -33,6 +34,8 @@ class AppServices:
     runtime: Runtime
     # "Fetch now": pooled platform clients that know the remembered metric rejections.
     refresher: InsightsRefresher
+    # Each workspace's summary, computed at most once per INSIGHTS_SUMMARY_CACHE_SECONDS.
+    summaries: SummaryCache
     # The API's rate limits (None when RATE_LIMIT_ENABLED is false).
     limits: RateLimits | None = None
     # /readyz's checks, at most one database write a second however often it is called.

@@ -100,6 +100,14 @@ async def get_history(
 
 
 @router.get("/summary", responses=ERRORS)
-async def get_summary(caller: CallerDep, session: SessionDep) -> SummaryOut:
-    """Posts tracked, due now, fetched in 24 h, errors by kind, accounts and keys needing care."""
-    return await service.summary(session, workspace_id=caller.workspace_id)
+async def get_summary(caller: CallerDep, session: SessionDep, services: ServicesDep) -> SummaryOut:
+    """Posts tracked, due now, fetched in 24 h, errors by kind, accounts and keys needing care.
+
+    It counts every post the workspace tracks, so it is computed at most once every
+    INSIGHTS_SUMMARY_CACHE_SECONDS (default 5) per workspace and API process; `computed_at`
+    says when."""
+
+    async def compute() -> SummaryOut:
+        return await service.summary(session, workspace_id=caller.workspace_id)
+
+    return await services.summaries.get(caller.workspace_id, compute)

@@ -126,6 +126,10 @@ class PublishingCounts(BaseModel):
 
 
 class SummaryOut(BaseModel):
+    computed_at: datetime = Field(
+        description="When these figures were computed: a workspace's summary is computed at "
+        "most once every INSIGHTS_SUMMARY_CACHE_SECONDS (default 5) per API process."
+    )
     posts_tracked: int
     due_now: int
     fetched_last_24h: int
