@@ -22,6 +22,9 @@ class Schedule(TimestampMixin, Base):
         # one page off this index instead of sorting every schedule of the workspace (212 ms at
         # 100,000 on SQLite; issue 10). Also serves every lookup by workspace_id alone.
         Index(None, "workspace_id", "id"),
+        # The listing filtered by status, in the same order: with no match, the index above
+        # walked every schedule of the workspace looking for one (39 ms at 100,000 on SQLite).
+        Index(None, "workspace_id", "status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
