@@ -197,11 +197,17 @@ class InsightsRefresher:
         posts were released, due again at `now` (the poller calls this before every claim)."""
         released = 0
         now = now or utcnow()
-        while self._unreleased:
-            entry = self._unreleased[0]
-            if not await self._write_release(entry, now):
+        while True:
+            # Taken off the list before the write, in one step: batches run this concurrently
+            # (every refresh starts with it). Two callers used to write the same entry and each
+            # pop one afterwards, the second another's entry or none (IndexError, in CI).
+            try:
+                entry = self._unreleased.pop(0)
+            except IndexError:
                 break
-            self._unreleased.pop(0)
+            if not await self._write_release(entry, now):
+                self._unreleased.insert(0, entry)  # still refused: first in line again
+                break
             released += len(entry.ids)
         if released:
             log.info("insights.store.released_later", posts=released)

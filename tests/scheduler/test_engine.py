@@ -138,8 +138,10 @@ async def test_media_processing_does_not_hold_the_accounts_turn(engine: Engine) 
         account=(slow.workspace_id, slow.account_id),
     )
     took = await _until_final(engine.runtime, quick.target_id)
-    assert took < 4.0
-    assert engine.platform.posts(slow.target_id) == 0  # still processing meanwhile
+    # The quick post is settled while the video is still processing: held behind it, it could
+    # not be. (No bound on `took` itself: 4 s failed once in CI on a slow machine, at 5.5 s,
+    # with the video still processing, the property holding.)
+    assert engine.platform.posts(slow.target_id) == 0, f"settled after {took:.1f} s"
     await _until_final(engine.runtime, slow.target_id, timeout=20)
     assert engine.platform.posts(slow.target_id) == engine.platform.posts(quick.target_id) == 1
 
