@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     except PortUnavailable as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(1)
+    except KeyboardInterrupt:
+        # Ctrl-C (the whole foreground group gets it, under `postmeter demo` too): uvicorn
+        # has shut down by now and re-raises the signal; end as Ctrl-C does, without a
+        # traceback.
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +61,33 @@ async def test_serve_over_http(tmp_path: Path) -> None:
         _, stderr = proc.communicate(timeout=15)
     assert state_file.exists()  # saved on shutdown
     assert b"Traceback" not in stderr, stderr.decode()
+
+
+@pytest.mark.slow
+async def test_ctrl_c_stops_the_sandbox_quietly(tmp_path: Path) -> None:
+    """`python -m app.sandbox` (what `postmeter demo` runs) on SIGINT: shut down, state saved,
+    exit 130 as for Ctrl-C, and no traceback (uvicorn re-raises the signal it handled)."""
+    port = free_port()
+    state_file = tmp_path / "state.json"
+    command = [sys.executable, "-m", "app.sandbox", "--port", str(port), "--seed", "demo",
+               "--state-file", str(state_file), "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    try:
+        async with SandboxControl(f"http://127.0.0.1:{port}") as ctl:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    if await ctl.health():
+                        break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert proc.returncode == 130
+    assert state_file.exists()  # saved on the way out
