@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
@@ -186,21 +186,26 @@ async def schedule_history(
     return [metrics_out(r, stale=False) for r in rows], next_cursor
 
 
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((condition, 1), else_=0))
+
+
 async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryOut:
     now = utcnow()
     live = ScheduleExternal.status == ExternalStatus.LIVE
     # One pass over the workspace's posts for the three counts (three queries read every row
-    # three times: 110 ms against 40 ms for 100,000 posts on SQLite).
+    # three times: 110 ms against 40 ms for 100,000 posts on SQLite). SUM(CASE ...), not
+    # COUNT(*) FILTER: as fast here, and SQLite has FILTER only since 3.30.
     counts = (
         await session.execute(
             select(
-                func.count().filter(live),
-                func.count().filter(live, ScheduleExternal.next_fetch_at <= now),
-                func.count().filter(ScheduleExternal.last_fetched_at >= now - timedelta(hours=24)),
+                _count_where(live),
+                _count_where(live & (ScheduleExternal.next_fetch_at <= now)),
+                _count_where(ScheduleExternal.last_fetched_at >= now - timedelta(hours=24)),
             ).where(ScheduleExternal.workspace_id == workspace_id)
         )
     ).one()
-    tracked, due, recent = counts
+    tracked, due, recent = counts  # None each when the workspace tracks nothing
     errors = {
         kind: int(count)
         for kind, count in (
