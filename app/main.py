@@ -50,7 +50,7 @@ async def open_app_services(
             runtime=runtime,
             refresher=refresher,
             limits=limits,
-            summaries=SummaryCache(runtime.settings.INSIGHTS_SUMMARY_CACHE_SECONDS),
+            summaries=SummaryCache((settings or runtime.settings).INSIGHTS_SUMMARY_CACHE_SECONDS),
         )
 
 

@@ -10,9 +10,12 @@ per interval, however many dashboards ask. `computed_at` in the answer says when
 were computed.
 
 Concurrent requests for a workspace whose summary is due wait for the one computation under
-way instead of each starting their own. A computation that fails or is cancelled is not
-kept, and the next request in line computes again. Workspaces never share an entry: the key
-is the caller's workspace.
+way and take its answer, however long it took, or its error: a slow or failing database is
+asked once per workspace, not once per waiting request (each of which holds a connection). A
+computation whose request went away (cancelled) is left to the next request in line, and
+nothing failed or cancelled is kept. Workspaces never share an entry: the key is the
+caller's workspace. The computation runs in the request that started it, in that request's
+session.
 """
 
 from __future__ import annotations
@@ -30,27 +33,47 @@ class SummaryCache:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._entries: dict[uuid.UUID, tuple[float, SummaryOut]] = {}
-        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        # The computation under way per workspace: its answer, or its error, for the waiters.
+        self._pending: dict[uuid.UUID, asyncio.Future[SummaryOut]] = {}
 
     async def get(
         self, workspace_id: uuid.UUID, compute: Callable[[], Awaitable[SummaryOut]]
     ) -> SummaryOut:
         """The workspace's summary: the kept one while it is younger than the interval, else
-        `compute()`'s (one computation at a time per workspace)."""
+        the one computation under way's, else `compute()`'s."""
         if self.ttl_seconds <= 0:
             return await compute()
-        kept = self._fresh(workspace_id)
-        if kept is not None:
-            return kept
-        lock = self._locks.setdefault(workspace_id, asyncio.Lock())
-        async with lock:
-            kept = self._fresh(workspace_id)  # computed while this request waited
+        while True:
+            kept = self._fresh(workspace_id)
             if kept is not None:
                 return kept
-            started = self._clock()
+            pending = self._pending.get(workspace_id)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the computation
+                # The computing request went away: the next one in line computes.
+        pending = asyncio.get_running_loop().create_future()
+        self._pending[workspace_id] = pending
+        started = self._clock()
+        try:
             summary = await compute()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
             self._entries[workspace_id] = (started, summary)
-        self._forget_expired(started)
+            pending.set_result(summary)
+        finally:
+            del self._pending[workspace_id]
+            self._forget_expired(self._clock())
         return summary
 
     def _fresh(self, workspace_id: uuid.UUID) -> SummaryOut | None:
@@ -60,11 +83,8 @@ class SummaryCache:
         return kept[1]
 
     def _forget_expired(self, now: float) -> None:
-        """Drop entries past their interval, and the idle locks of workspaces without an
-        entry: memory follows the workspaces asking now, not every one that ever asked."""
+        """Drop entries past their interval: memory follows the workspaces asking now, not
+        every one that ever asked."""
         for workspace_id, (computed, _summary) in list(self._entries.items()):
             if now - computed >= self.ttl_seconds:
                 del self._entries[workspace_id]
-        for workspace_id, lock in list(self._locks.items()):
-            if workspace_id not in self._entries and not lock.locked():
-                del self._locks[workspace_id]

@@ -47,6 +47,8 @@ class FakePlatform:
     prepare_failures: int = 0
     # Status reads that find the media still processing, for posts with this text.
     ready_waits_by_text: dict[str, int] = field(default_factory=dict)
+    # Posts with this text stay processing for as long as the text is in here.
+    processing_held: set[str] = field(default_factory=set)
     # How many quota reads find the account's publishing quota used up (then: no quota).
     quota_exhausted_reads: int = 0
     quota_reads: int = 0
@@ -85,6 +87,8 @@ class FakePublisher:
 
     async def check_ready(self, req: PublishRequest, prepared: Prepared) -> ReadyState:
         assert prepared["container"] == f"c-{req.target_id}"
+        if req.text in self.platform.processing_held:
+            return ReadyState.waiting(0.01, "processing")
         left = self._waits.get(req.target_id, 0)
         if left > 0:
             self._waits[req.target_id] = left - 1

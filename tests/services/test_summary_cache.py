@@ -8,10 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from app import main
 from app.core.runtime import Runtime, build_runtime
 from app.main import create_app
 from app.models import Provider
@@ -133,22 +135,72 @@ async def test_no_interval_computes_every_time() -> None:
     assert compute.calls == 3
 
 
-async def test_expired_entries_and_idle_locks_are_dropped() -> None:
+async def test_waiters_take_a_slow_computations_answer_past_the_interval() -> None:
+    """Each waiter used to find the entry already expired and compute again, one after
+    another: 10 requests, 10 computations, for a computation slower than the interval."""
+    clock = Clock()
+    cache = SummaryCache(0.05, clock=clock)
+    release = asyncio.Event()
+    calls = 0
+
+    async def slow() -> SummaryOut:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        clock.now += 1  # longer than the interval
+        return summary(calls)
+
+    waiting = [asyncio.create_task(cache.get(WS_A, slow)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    release.set()
+    answers = await asyncio.gather(*waiting)
+    assert calls == 1
+    assert {a.posts_tracked for a in answers} == {1}
+
+
+async def test_waiters_share_the_computations_error() -> None:
+    cache = SummaryCache(5, clock=Clock())
+    release = asyncio.Event()
+    calls = 0
+
+    async def failing() -> SummaryOut:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        raise RuntimeError("database is locked")
+
+    waiting = [asyncio.create_task(cache.get(WS_A, failing)) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert calls == 1  # the database was asked once, not once per waiting request
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_expired_entries_are_dropped() -> None:
     clock = Clock()
     cache = SummaryCache(5, clock=clock)
     await cache.get(WS_A, Computations())
     clock.now += 10
     await cache.get(WS_B, Computations())
     assert set(cache._entries) == {WS_B}  # noqa: SLF001 - the memory bound under test
-    assert set(cache._locks) == {WS_B}  # noqa: SLF001
+    assert cache._pending == {}  # noqa: SLF001
+
+
+@pytest.fixture
+def api_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of the summary cache the app's lifespan builds."""
+    clock = Clock()
+    monkeypatch.setattr(main, "SummaryCache", lambda ttl: SummaryCache(ttl, clock=clock))
+    return clock
 
 
 @pytest.fixture
 async def cached_api(
-    database_url: str, tmp_path: Path
+    api_clock: Clock, database_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    """The API with a summary interval of 0.5 s (the tests' settings turn it off)."""
-    settings = make_settings(tmp_path, database_url, INSIGHTS_SUMMARY_CACHE_SECONDS=0.5)
+    """The API with the default summary interval (the tests' settings turn it off)."""
+    settings = make_settings(tmp_path, database_url, INSIGHTS_SUMMARY_CACHE_SECONDS=5)
     runtime = build_runtime(settings)
     async with app_client(create_app(settings, runtime=runtime)) as client:
         yield client, runtime
@@ -156,16 +208,16 @@ async def cached_api(
 
 
 async def test_the_api_serves_a_workspaces_summary_from_the_cache_for_its_interval(
-    cached_api: tuple[httpx.AsyncClient, Runtime],
+    cached_api: tuple[httpx.AsyncClient, Runtime], api_clock: Clock
 ) -> None:
     client, runtime = cached_api
     owner: Tenant = await make_tenant(runtime, "owner")
     other: Tenant = await make_tenant(runtime, "other")
 
-    async def read(tenant: Tenant) -> dict[str, object]:
+    async def read(tenant: Tenant) -> dict[str, Any]:
         r = await client.get("/api/v1/insights/summary", headers=tenant.headers)
         assert r.status_code == 200, r.text
-        body: dict[str, object] = r.json()
+        body: dict[str, Any] = r.json()
         return body
 
     first = await read(owner)
@@ -179,10 +231,11 @@ async def test_the_api_serves_a_workspaces_summary_from_the_cache_for_its_interv
         provider=Provider.FACEBOOK,
         external_ids=["1234567890_1", "1234567890_2"],
     )
-    again = await read(owner)
-    assert again == first  # the same figures, the same computed_at: from the cache
-    await asyncio.sleep(0.6)
+    api_clock.now += 4.9
+    assert await read(owner) == first  # the same figures, the same computed_at: kept
+    api_clock.now += 0.1
     later = await read(owner)
     assert later["posts_tracked"] == 2
-    assert str(later["computed_at"]) > str(first["computed_at"])
+    computed = [datetime.fromisoformat(b["computed_at"]) for b in (first, later)]
+    assert computed[1] > computed[0]
     assert (await read(other))["posts_tracked"] == 0

@@ -186,6 +186,24 @@ async def test_a_release_still_refused_stays_first_in_line(
     assert refresher._unreleased == kept  # noqa: SLF001
 
 
+async def test_a_release_that_raises_keeps_its_entry(
+    refresher: InsightsRefresher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that raises instead of reporting a refusal (a connection error the driver did
+    not wrap, a cancellation) leaves the entry owed, first in line."""
+    kept = [_Unreleased([uuid.uuid4()], None, f"refused {n}") for n in range(2)]
+    refresher._unreleased.extend(kept)  # noqa: SLF001
+
+    async def unreachable(entry: _Unreleased, now: datetime) -> bool:
+        del entry, now
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(refresher, "_write_release", unreachable)
+    with pytest.raises(ConnectionRefusedError):
+        await refresher.release_unreleased()
+    assert refresher._unreleased == kept  # noqa: SLF001
+
+
 async def _assert_released_and_reported(
     runtime: Runtime, api: httpx.AsyncClient, world: World
 ) -> dict[str, str]:
