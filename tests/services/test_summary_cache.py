@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,22 +79,32 @@ async def test_workspaces_never_share_an_entry() -> None:
     assert (a.calls, b.calls) == (1, 41)
 
 
-async def test_concurrent_requests_wait_for_the_one_computation() -> None:
-    cache = SummaryCache(5, clock=Clock())
-    release = asyncio.Event()
-    calls = 0
+class Gated:
+    """A compute function that counts its calls and finishes only once released."""
 
-    async def slow() -> SummaryOut:
-        nonlocal calls
-        calls += 1
-        await release.wait()
-        return summary(7)
+    def __init__(self, finish: Callable[[int], SummaryOut]) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+        self.finish = finish
 
-    waiting = [asyncio.create_task(cache.get(WS_A, slow)) for _ in range(20)]
+    async def __call__(self) -> SummaryOut:
+        self.calls += 1
+        await self.release.wait()
+        return self.finish(self.calls)
+
+
+async def ask_together(cache: SummaryCache, compute: Gated, n: int) -> list[Any]:
+    """`n` concurrent requests for WS_A, the computation released once they all wait."""
+    waiting = [asyncio.create_task(cache.get(WS_A, compute)) for _ in range(n)]
     await asyncio.sleep(0.01)
-    release.set()
-    answers = await asyncio.gather(*waiting)
-    assert calls == 1
+    compute.release.set()
+    return await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_concurrent_requests_wait_for_the_one_computation() -> None:
+    compute = Gated(lambda _calls: summary(7))
+    answers = await ask_together(SummaryCache(5, clock=Clock()), compute, 20)
+    assert compute.calls == 1
     assert {a.posts_tracked for a in answers} == {7}
 
 
@@ -139,41 +149,24 @@ async def test_waiters_take_a_slow_computations_answer_past_the_interval() -> No
     """Each waiter used to find the entry already expired and compute again, one after
     another: 10 requests, 10 computations, for a computation slower than the interval."""
     clock = Clock()
-    cache = SummaryCache(0.05, clock=clock)
-    release = asyncio.Event()
-    calls = 0
 
-    async def slow() -> SummaryOut:
-        nonlocal calls
-        calls += 1
-        await release.wait()
+    def finish(calls: int) -> SummaryOut:
         clock.now += 1  # longer than the interval
         return summary(calls)
 
-    waiting = [asyncio.create_task(cache.get(WS_A, slow)) for _ in range(10)]
-    await asyncio.sleep(0.01)
-    release.set()
-    answers = await asyncio.gather(*waiting)
-    assert calls == 1
+    compute = Gated(finish)
+    answers = await ask_together(SummaryCache(0.05, clock=clock), compute, 10)
+    assert compute.calls == 1
     assert {a.posts_tracked for a in answers} == {1}
 
 
 async def test_waiters_share_the_computations_error() -> None:
-    cache = SummaryCache(5, clock=Clock())
-    release = asyncio.Event()
-    calls = 0
-
-    async def failing() -> SummaryOut:
-        nonlocal calls
-        calls += 1
-        await release.wait()
+    def finish(_calls: int) -> SummaryOut:
         raise RuntimeError("database is locked")
 
-    waiting = [asyncio.create_task(cache.get(WS_A, failing)) for _ in range(5)]
-    await asyncio.sleep(0.01)
-    release.set()
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert calls == 1  # the database was asked once, not once per waiting request
+    compute = Gated(finish)
+    results = await ask_together(SummaryCache(5, clock=Clock()), compute, 5)
+    assert compute.calls == 1  # the database was asked once, not once per waiting request
     assert all(isinstance(r, RuntimeError) for r in results)
 
 
