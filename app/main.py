@@ -43,14 +43,15 @@ async def open_app_services(
             async with runtime.sessionmaker() as session:
                 refresher = await open_refresher(runtime, session)
             owned.push_async_callback(refresher.clients.aclose)
-        limits = RateLimits.from_settings(settings or runtime.settings)
+        cfg = settings or runtime.settings
+        limits = RateLimits.from_settings(cfg)
         if limits is not None:
             owned.push_async_callback(limits.aclose)
         yield AppServices(
             runtime=runtime,
             refresher=refresher,
             limits=limits,
-            summaries=SummaryCache((settings or runtime.settings).INSIGHTS_SUMMARY_CACHE_SECONDS),
+            summaries=SummaryCache(cfg.INSIGHTS_SUMMARY_CACHE_SECONDS),
         )
 
 

@@ -54,6 +54,7 @@ from bench.common import (  # noqa: E402
     fresh_database,
     machine,
     migrated_runtime,
+    overrides,
     seed_posts,
     settings_values,
     track_posts,
@@ -258,9 +259,7 @@ async def main(args: argparse.Namespace) -> int:
             LOG_LEVEL="WARNING",
             WORKER_ID="bench-api",
         )
-        for item in args.set:
-            key, _, value = item.partition("=")
-            values[key] = value
+        values.update(overrides(args.set))
         runtime = await migrated_runtime(values)
         tracked = await track_posts(runtime, accounts)
         async with runtime.sessionmaker() as session, session.begin():

@@ -55,6 +55,7 @@ from bench.common import (  # noqa: E402
     fresh_database,
     machine,
     migrated_runtime,
+    overrides,
     seed_posts,
     settings_values,
     track_posts,
@@ -128,9 +129,7 @@ async def main(args: argparse.Namespace) -> int:
         values = settings_values(
             db_url, data_dir, sandbox.url, demo["meta_app_secret"], RATE_LIMIT_ENABLED="false"
         )
-        for item in args.set:
-            key, _, value = item.partition("=")
-            values[key] = value
+        values.update(overrides(args.set))
         runtime = await migrated_runtime(values)
         tracked = await track_posts(runtime, accounts)
         fetched = await refresh_all(runtime)

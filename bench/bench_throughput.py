@@ -42,6 +42,7 @@ from bench.common import (  # noqa: E402
     machine,
     make_settings,
     migrated_runtime,
+    overrides,
     reset_tracking,
     run_child,
     seed_posts,
@@ -91,9 +92,7 @@ async def main(args: argparse.Namespace) -> int:
     }
     if args.faults:
         over["INSIGHTS_HTTP_TIMEOUT_SECONDS"] = args.http_timeout
-    for item in args.set:  # any other setting, e.g. META_MAX_REQUESTS_PER_SECOND=200
-        key, _, value = item.partition("=")
-        over[key] = value
+    over.update(overrides(args.set))  # any other setting, e.g. META_MAX_REQUESTS_PER_SECOND=200
     if args.queue_poll:
         over["INSIGHTS_QUEUE_POLL_SECONDS"] = args.queue_poll
     print(f"machine: {machine()}; db={args.db}; posts={args.posts}; mix={args.mix}; "

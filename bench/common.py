@@ -224,6 +224,11 @@ def settings_values(
     return values
 
 
+def overrides(items: list[str]) -> dict[str, str]:
+    """`--set KEY=VALUE` options as settings values."""
+    return {key: value for key, _, value in (item.partition("=") for item in items)}
+
+
 def make_settings(values: dict[str, Any]) -> Settings:
     return Settings(_env_file=None, **values)
 

@@ -196,7 +196,7 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
     # One pass over the workspace's posts for the three counts (three queries read every row
     # three times: 110 ms against 40 ms for 100,000 posts on SQLite). SUM(CASE ...), not
     # COUNT(*) FILTER: as fast here, and SQLite has FILTER only since 3.30.
-    counts = (
+    tracked, due, recent = (  # None each when the workspace tracks nothing
         await session.execute(
             select(
                 _count_where(live),
@@ -205,7 +205,6 @@ async def summary(session: AsyncSession, *, workspace_id: uuid.UUID) -> SummaryO
             ).where(ScheduleExternal.workspace_id == workspace_id)
         )
     ).one()
-    tracked, due, recent = counts  # None each when the workspace tracks nothing
     errors = {
         kind: int(count)
         for kind, count in (

@@ -205,15 +205,15 @@ class InsightsRefresher:
                 entry = self._unreleased.pop(0)
             except IndexError:
                 break
+            written = False
             try:
                 written = await self._write_release(entry, now)
-            except BaseException:
-                # Not a refusal it could report (cancelled; a connection error the driver
-                # did not wrap): the entry is still owed, first in line.
-                self._unreleased.insert(0, entry)
-                raise
+            finally:
+                if not written:
+                    # Refused, or raised (cancelled; a connection error the driver did not
+                    # wrap): still owed, first in line again.
+                    self._unreleased.insert(0, entry)
             if not written:
-                self._unreleased.insert(0, entry)  # still refused: first in line again
                 break
             released += len(entry.ids)
         if released:

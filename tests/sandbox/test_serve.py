@@ -18,6 +18,19 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def _until_healthy(ctl: SandboxControl, proc: subprocess.Popen[bytes]) -> None:
+    """Until the sandbox process answers (it failing to start, or 15 s: raise)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if await ctl.health():
+                return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.mark.slow
 async def test_serve_over_http(tmp_path: Path) -> None:
     port = free_port()
@@ -31,15 +44,7 @@ async def test_serve_over_http(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         async with SandboxControl(base) as ctl:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    if await ctl.health():
-                        break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.1)
+            await _until_healthy(ctl, proc)
             demo = (await ctl.world())["demo"]
             async with httpx.AsyncClient(base_url=base) as client:
                 token = demo["page_token"]
@@ -74,15 +79,7 @@ async def test_ctrl_c_stops_the_sandbox_quietly(tmp_path: Path) -> None:
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
     try:
         async with SandboxControl(f"http://127.0.0.1:{port}") as ctl:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    if await ctl.health():
-                        break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.1)
+            await _until_healthy(ctl, proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=15)
     finally:
